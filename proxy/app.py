@@ -1,0 +1,86 @@
+"""The proxy server: health endpoints, the front-door checks, and the pipeline for the rest.
+
+Built on aiohttp's low-level server (no router, no middlewares): the proxy routes by itself and
+every microsecond on this path is paid on every LLM call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from proxy import metrics
+from proxy.error_response import error_response, guess_api_kind
+from proxy.exchange import Exchange
+from proxy.pipeline import Pipeline
+from proxy.routing import Router
+from proxy.stages.forward import Forward
+from proxy.stages.identify import Identify
+from proxy.stages.parse import Parse
+from proxy.stages.record import Record
+from proxy.upstream import Upstream
+from rollout.config import Config
+from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound
+
+_HEALTH_PATHS = ("/healthz", "/readyz")
+
+
+def build_pipeline(config: Config) -> Pipeline:
+    """parse -> identify -> [flags -> assign -> rewrite: rollouts] -> forward -> record
+    [observe and mirror plug in around record]."""
+    limit = config.limits.max_body_bytes
+    return Pipeline(before=[Parse(limit), Identify()], forward=Forward(limit), after=[Record()])
+
+
+class Proxy:
+    def __init__(self, config: Config, environ: Mapping[str, str] = os.environ) -> None:
+        self.config = config
+        self.upstreams = {n: Upstream(n, p, environ) for n, p in config.providers.items()}
+        self.router = Router(config.routes, self.upstreams)
+        self.pipeline = build_pipeline(config)
+        self.max_body_bytes = config.limits.max_body_bytes
+        self.ready = False
+
+    async def start(self) -> None:
+        for upstream in self.upstreams.values():
+            await upstream.start()
+        self.ready = True
+
+    async def close(self) -> None:
+        self.ready = False
+        for upstream in self.upstreams.values():
+            await upstream.close()
+
+    def server(self) -> web.Server:
+        # handler_cancellation: a client that disconnects cancels its upstream call at once.
+        # auto_decompress off: a compressed upload is forwarded as it came, never re-encoded.
+        return web.Server(
+            self.handle, handler_cancellation=True, auto_decompress=False, access_log=None
+        )
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        try:
+            return await self._handle(request)
+        except ProxyError as exc:
+            metrics.REJECTED.labels(exc.kind).inc()
+            return error_response(guess_api_kind(request), exc)
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if request.message.url.absolute or request.method == "CONNECT":
+            raise RouteNotFound("absolute-form request targets are not served: not a proxy")
+        if request.path in _HEALTH_PATHS and request.method in ("GET", "HEAD"):
+            return self._health(request.path)
+        candidates = self.router.candidates(request.raw_path, request.path)
+        if not candidates:
+            raise RouteNotFound(f"no route for {request.path}")
+        length = request.content_length
+        if length is not None and length > self.max_body_bytes:
+            raise RequestTooLarge(f"request body exceeds the limit of {self.max_body_bytes} bytes")
+        return await self.pipeline.run(Exchange(request, candidates))
+
+    def _health(self, path: str) -> web.Response:
+        if path == "/readyz" and not self.ready:
+            return web.json_response({"status": "starting"}, status=503)
+        return web.json_response({"status": "ok"})

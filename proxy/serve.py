@@ -1,0 +1,88 @@
+"""Run the proxy: one process on uvloop, or N worker processes sharing the port (SO_REUSEPORT)
+so that the kernel spreads connections over every core."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+
+from aiohttp import web
+
+from proxy.app import Proxy
+from rollout.config import Config
+
+log = logging.getLogger("llm_rollout.serve")
+
+
+def install_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every supported platform
+        log.warning("uvloop not available; using asyncio's default event loop")
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def start_proxy(config: Config, reuse_port: bool = False) -> tuple[Proxy, web.BaseRunner]:
+    proxy = Proxy(config)
+    await proxy.start()
+    runner = web.ServerRunner(proxy.server(), handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(
+        runner, config.listen.host, config.listen.port, reuse_port=reuse_port, backlog=1024
+    )
+    await site.start()
+    return proxy, runner
+
+
+def serve(config: Config, workers: int = 1) -> None:
+    """Block serving until SIGINT or SIGTERM."""
+    if workers <= 1:
+        _run_worker(config, reuse_port=False)
+        return
+    if not hasattr(socket, "SO_REUSEPORT"):
+        sys.exit("--workers > 1 needs SO_REUSEPORT, which this platform lacks")
+    context = multiprocessing.get_context("fork")
+    children = [
+        context.Process(target=_run_worker, args=(config, True), name=f"proxy-worker-{i}")
+        for i in range(workers)
+    ]
+    for child in children:
+        child.start()
+
+    def stop(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)  # type: ignore[arg-type]
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.join()
+
+
+def _run_worker(config: Config, reuse_port: bool) -> None:
+    install_uvloop()
+    asyncio.run(_worker_main(config, reuse_port))
+
+
+async def _worker_main(config: Config, reuse_port: bool) -> None:
+    proxy, runner = await start_proxy(config, reuse_port)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    log.info(
+        "llm-rollout proxy pid %d listening on http://%s:%d",
+        os.getpid(),
+        config.listen.host,
+        config.listen.port,
+    )
+    await stopping.wait()
+    await runner.cleanup()
+    await proxy.close()

@@ -1,0 +1,107 @@
+"""Read a YAML config file into a validated `Config`, or say exactly what is wrong and where."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from rollout.config.model import Config
+from rollout.errors import ConfigError, ConfigProblem
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required key is missing",
+}
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Parse and validate `path`; raise ConfigError listing every problem."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(name, "", f"cannot read file: {exc.strerror}")]) from exc
+    return parse_config(text, name)
+
+
+def parse_config(text: str, name: str = "<config>") -> Config:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = f"invalid YAML: {getattr(exc, 'problem', None) or exc}"
+        raise ConfigError([ConfigProblem(name, _yaml_position(exc), problem)]) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError([ConfigProblem(name, "", "must be a YAML mapping at the top level")])
+    problems: list[ConfigProblem] = []
+    config = None
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_problem(name, err) for err in exc.errors()]
+    problems += _unknown_providers(name, raw)
+    if problems or config is None:
+        raise ConfigError(problems)
+    return config
+
+
+def missing_credentials(config: Config, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Environment variables that providers read their API key from but that are not set."""
+    return sorted(
+        {p.api_key_env for p in config.providers.values() if p.api_key_env}
+        - {k for k, v in environ.items() if v}
+    )
+
+
+def _unknown_providers(name: str, raw: dict[str, Any]) -> list[ConfigProblem]:
+    providers, routes = raw.get("providers"), raw.get("routes")
+    if not isinstance(providers, dict) or not isinstance(routes, list):
+        return []
+    known = ", ".join(sorted(map(str, providers))) or "none"
+    return [
+        ConfigProblem(
+            name,
+            f"routes[{index}].provider",
+            f"names no configured provider (known: {known})",
+            repr(route["provider"]),
+        )
+        for index, route in enumerate(routes)
+        if isinstance(route, dict)
+        and isinstance(route.get("provider"), str)
+        and route["provider"] not in providers
+    ]
+
+
+def _problem(name: str, err: Any) -> ConfigProblem:
+    loc = tuple(err["loc"])
+    message = _MESSAGES.get(err["type"]) or _strip_prefix(err["msg"])
+    value = None if err["type"] in _MESSAGES else _short(err.get("input"))
+    return ConfigProblem(name, key_path(loc), message, value)
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    """('routes', 0, 'provider') -> 'routes[0].provider'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _strip_prefix(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _yaml_position(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    if mark is None:
+        return ""
+    return f"line {mark.line + 1}, column {mark.column + 1}"

@@ -1,0 +1,87 @@
+"""The config schema: what a YAML file may say, with defaults and the checks that span keys.
+
+Unknown keys are errors (a typo must not silently fall back to a default).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+
+ApiKind = Literal["openai", "anthropic"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Timeouts(Strict):
+    """Seconds. first_byte: until the first body byte (for a non-streaming call, the whole
+    generation); idle: the longest gap between two chunks after that; total: the whole call."""
+
+    connect: PositiveFloat = 5.0
+    first_byte: PositiveFloat = 120.0
+    idle: PositiveFloat = 60.0
+    total: PositiveFloat = 600.0
+
+
+class Provider(Strict):
+    """An upstream. Credentials come from `api_key_env`, or, when absent, from the client."""
+
+    kind: ApiKind = "openai"
+    base_url: str
+    api_key_env: str | None = None
+    timeouts: Timeouts = Timeouts()
+    max_connections: int = Field(default=1000, ge=1)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        if "?" in value or "#" in value:
+            raise ValueError("must not contain a query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        if value is not None and not value.replace("_", "").isalnum():
+            raise ValueError("must be an environment variable name, e.g. OPENAI_API_KEY")
+        return value
+
+
+class Route(Strict):
+    """Requests under `prefix` go to `provider`: upstream URL = base_url + path after prefix.
+    With `models`, only requests whose body names a matching model (shell-style globs)."""
+
+    prefix: str
+    provider: str
+    models: list[str] | None = None
+
+    @field_validator("prefix")
+    @classmethod
+    def _absolute_path(cls, value: str) -> str:
+        if not value.startswith("/") or "?" in value or ".." in value:
+            raise ValueError("must be a path starting with / (no query, no '..')")
+        return value.rstrip("/") or "/"
+
+
+class Listen(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class Limits(Strict):
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+
+
+class Config(Strict):
+    """The whole file. Cross-references (routes naming providers) are checked by the loader,
+    so that they are reported together with every other problem."""
+
+    listen: Listen = Listen()
+    limits: Limits = Limits()
+    providers: dict[str, Provider] = Field(min_length=1)
+    routes: list[Route] = Field(min_length=1)

@@ -1,0 +1,82 @@
+"""Run aiohttp applications on loopback in a background thread, for sync and async clients alike.
+
+Each server gets its own event loop in its own thread, so a test may drive it with the official
+SDKs' blocking clients as well as their async ones without the two loops stepping on each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    host: str
+    port: int
+    loop: asyncio.AbstractEventLoop
+    app: web.Application
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def call(self, coro_factory: Callable[[], object], timeout: float = 10.0) -> object:
+        """Run a coroutine on the server's own loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro_factory(), self.loop).result(timeout)
+
+
+@contextmanager
+def serve_in_thread(
+    app_factory: Callable[[], web.Application], *, handler_cancellation: bool = True
+) -> Iterator[RunningServer]:
+    """Start the app built by `app_factory` (inside the server thread) on 127.0.0.1:<free port>."""
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    state: dict[str, object] = {}
+
+    async def start() -> None:
+        app = app_factory()
+        runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state["runner"], state["app"] = runner, app
+        state["port"] = runner.addresses[0][1]
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(start())
+        except BaseException as exc:  # surfaced to the test thread below
+            state["error"] = exc
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(state["runner"].cleanup())  # type: ignore[union-attr]
+        loop.close()
+
+    thread = threading.Thread(target=run, name="test-server", daemon=True)
+    thread.start()
+    if not started.wait(15):
+        raise RuntimeError("test server did not start within 15 s")
+    if "error" in state:
+        raise RuntimeError("test server failed to start") from state["error"]  # type: ignore[arg-type]
+    try:
+        yield RunningServer("127.0.0.1", state["port"], loop, state["app"])  # type: ignore[arg-type]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(15)
