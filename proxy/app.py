@@ -68,7 +68,8 @@ class Proxy:
             return error_response(guess_api_kind(request), exc)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        if request.message.url.absolute or request.method == "CONNECT":
+        # Absolute-form ("GET http://host/...") and authority-form (CONNECT) targets: refused.
+        if not request.raw_path.startswith("/"):
             raise RouteNotFound("absolute-form request targets are not served: not a proxy")
         if request.path in _HEALTH_PATHS and request.method in ("GET", "HEAD"):
             return self._health(request.path)

@@ -83,6 +83,12 @@ class UpstreamTimeout(ProxyError):
         self.kind = f"{phase}_timeout"
 
 
+class InternalProxyError(ProxyError):
+    """A bug in the proxy itself, answered cleanly rather than with a stack trace."""
+
+    status, kind, error_type = 500, "internal_error", "api_error"
+
+
 class ClientCancelled(ProxyError):
     """The client went away before the response was complete; not the provider's fault."""
 

@@ -10,6 +10,7 @@ for a complete one.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from time import perf_counter
 
@@ -23,6 +24,7 @@ from proxy.exchange import Exchange
 from proxy.headers import request_headers, response_headers
 from proxy.upstream import Upstream
 from rollout.errors import (
+    InternalProxyError,
     ProxyError,
     RequestTooLarge,
     UpstreamConnectError,
@@ -30,6 +32,8 @@ from rollout.errors import (
     UpstreamReset,
     UpstreamTimeout,
 )
+
+log = logging.getLogger("llm_rollout.forward")
 
 # Bodies up to this size with a known length are read whole and sent in one write.
 _WHOLE_BODY_MAX = 256 * 1024
@@ -45,33 +49,32 @@ class Forward:
         upstream = ex.upstream
         assert upstream is not None, "parse settles the upstream"
         clock = _Clock(upstream, ex)
+        body = self._body(ex)
         try:
-            async with asyncio.timeout(clock.first_deadline()) as deadline:
+            async with asyncio.timeout_at(clock.first_deadline()) as deadline:
                 clock.deadline = deadline
-                await self._exchange(ex, upstream, clock)
+                await self._exchange(ex, upstream, body, clock)
         except ProxyError as exc:
             await _fail(ex, exc)
-        except aiohttp.ConnectionTimeoutError:
-            await _fail(ex, UpstreamTimeout("connect", upstream.timeouts.connect))
-        except TimeoutError:
-            await _fail(ex, clock.timeout_error())
-        except aiohttp.ClientConnectorError as exc:  # refused, unreachable, DNS
-            await _fail(ex, UpstreamConnectError(f"cannot connect to upstream: {exc.os_error}"))
-        except aiohttp.ClientResponseError as exc:  # unparsable status line or headers
-            await _fail(ex, UpstreamMalformed(f"malformed upstream response: {exc.message}"))
-        except (aiohttp.ClientError, ConnectionError) as exc:
-            await _fail(ex, UpstreamReset(f"upstream connection failed: {type(exc).__name__}"))
+        except Exception as exc:
+            if isinstance(body, _LimitedBody) and body.exceeded is not None:
+                await _fail(ex, body.exceeded)  # aiohttp wraps what the body iterator raised
+                return
+            await _fail(ex, _upstream_error(exc, upstream, clock))
         finally:
             ex.finished_at = perf_counter()
 
-    async def _exchange(self, ex: Exchange, upstream: Upstream, clock: _Clock) -> None:
+    async def _exchange(
+        self, ex: Exchange, upstream: Upstream, body: object, clock: _Clock
+    ) -> None:
         request = ex.request
-        streamed = ex.body is None and request.body_exists
         async with upstream.session.request(
             request.method,
             URL(upstream.base_url + request.raw_path[ex.route.strip :], encoded=True),  # type: ignore[union-attr]
-            headers=request_headers(request.headers, upstream.credential, streamed),
-            data=self._body(ex, streamed),
+            headers=request_headers(
+                request.headers, upstream.credential, isinstance(body, _LimitedBody)
+            ),
+            data=body,
             allow_redirects=False,
         ) as answer:
             ex.status = answer.status
@@ -106,11 +109,11 @@ class Forward:
             await out.write(chunk)
         await out.write_eof()
 
-    def _body(self, ex: Exchange, streamed: bool) -> bytes | AsyncIterator[bytes] | None:
+    def _body(self, ex: Exchange) -> bytes | _LimitedBody | None:
         if ex.payload_changed:
             return orjson.dumps(ex.payload)
-        if streamed:
-            return _limited(ex.request, self.max_body_bytes)
+        if ex.body is None and ex.request.body_exists:
+            return _LimitedBody(ex.request, self.max_body_bytes)
         return ex.body
 
 
@@ -126,7 +129,10 @@ class _Clock:
         self.deadline: asyncio.Timeout | None = None
 
     def first_deadline(self) -> float:
-        return min(self.loop.time() + self.timeouts.first_byte, self.total_deadline)
+        # Connecting is bounded by the session's own connect timeout; the first byte may take
+        # first_byte seconds after that (measured from the start, so a slow connect counts).
+        t = self.timeouts
+        return min(self.loop.time() + t.connect + t.first_byte, self.total_deadline)
 
     def got_bytes(self) -> None:
         if self.phase == "first_byte":
@@ -142,14 +148,39 @@ class _Clock:
         return UpstreamTimeout(self.phase, getattr(self.timeouts, self.phase))
 
 
-async def _limited(request: web.BaseRequest, limit: int) -> AsyncIterator[bytes]:
-    """Stream a passthrough body upstream, refusing to send more than `limit` bytes."""
-    sent = 0
-    while chunk := await request.content.readany():
-        sent += len(chunk)
-        if sent > limit:
-            raise RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
-        yield chunk
+class _LimitedBody:
+    """A passthrough body streamed upstream as it arrives, refusing more than `limit` bytes."""
+
+    def __init__(self, request: web.BaseRequest, limit: int) -> None:
+        self.request, self.limit = request, limit
+        self.exceeded: RequestTooLarge | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        sent = 0
+        while chunk := await self.request.content.readany():
+            sent += len(chunk)
+            if sent > self.limit:
+                self.exceeded = RequestTooLarge(
+                    f"request body exceeds the limit of {self.limit} bytes"
+                )
+                raise self.exceeded
+            yield chunk
+
+
+def _upstream_error(exc: Exception, upstream: Upstream, clock: _Clock) -> ProxyError:
+    """Map what aiohttp raised onto the project's errors (the order matters: subclasses first)."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return UpstreamTimeout("connect", upstream.timeouts.connect)
+    if isinstance(exc, TimeoutError):
+        return clock.timeout_error()
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unreachable, DNS
+        return UpstreamConnectError(f"cannot connect to upstream: {exc.os_error}")
+    if isinstance(exc, aiohttp.ClientResponseError):  # unparsable status line or headers
+        return UpstreamMalformed(f"malformed upstream response: {exc.message}")
+    if isinstance(exc, (aiohttp.ClientError, ConnectionError)):
+        return UpstreamReset(f"upstream connection failed: {type(exc).__name__}")
+    log.error("unexpected error forwarding to %s", upstream.name, exc_info=exc)
+    return InternalProxyError(f"internal proxy error: {type(exc).__name__}")
 
 
 async def _fail(ex: Exchange, error: ProxyError) -> None:

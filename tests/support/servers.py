@@ -7,9 +7,10 @@ SDKs' blocking clients as well as their async ones without the two loops steppin
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -27,7 +28,7 @@ class RunningServer:
     host: str
     port: int
     loop: asyncio.AbstractEventLoop
-    app: web.Application
+    app: web.Application | web.Server
 
     @property
     def url(self) -> str:
@@ -38,18 +39,30 @@ class RunningServer:
         return asyncio.run_coroutine_threadsafe(coro_factory(), self.loop).result(timeout)
 
 
+Served = web.Application | web.Server
+
+
 @contextmanager
 def serve_in_thread(
-    app_factory: Callable[[], web.Application], *, handler_cancellation: bool = True
+    app_factory: Callable[[], Served | Awaitable[Served]],
+    *,
+    handler_cancellation: bool = True,
+    cleanup: Callable[[], Awaitable[None]] | None = None,
 ) -> Iterator[RunningServer]:
-    """Start the app built by `app_factory` (inside the server thread) on 127.0.0.1:<free port>."""
+    """Start what `app_factory` builds (inside the server thread, sync or async; an Application
+    or a low-level Server) on 127.0.0.1:<free port>; run `cleanup` there when done."""
     loop = asyncio.new_event_loop()
     started = threading.Event()
     state: dict[str, object] = {}
 
     async def start() -> None:
         app = app_factory()
-        runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None)
+        if inspect.isawaitable(app):
+            app = await app
+        if isinstance(app, web.Server):
+            runner: web.BaseRunner = web.ServerRunner(app)
+        else:
+            runner = web.AppRunner(app, handler_cancellation=handler_cancellation, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
@@ -67,6 +80,8 @@ def serve_in_thread(
         started.set()
         loop.run_forever()
         loop.run_until_complete(state["runner"].cleanup())  # type: ignore[union-attr]
+        if cleanup is not None:
+            loop.run_until_complete(cleanup())
         loop.close()
 
     thread = threading.Thread(target=run, name="test-server", daemon=True)
