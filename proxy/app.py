@@ -14,24 +14,37 @@ from aiohttp import web
 from proxy import metrics
 from proxy.error_response import error_response, guess_api_kind
 from proxy.exchange import Exchange
+from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline
 from proxy.routing import Router
 from proxy.stages.forward import Forward
 from proxy.stages.identify import Identify
+from proxy.stages.observe import Conclude, Observe
 from proxy.stages.parse import Parse
 from proxy.stages.record import Record
 from proxy.upstream import Upstream
 from rollout.config import Config
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound
+from rollout.pricing import default_price_table
+from rollout.refusal import RefusalDetector
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
 
 
 def build_pipeline(config: Config) -> Pipeline:
-    """parse -> identify -> [flags -> assign -> rewrite: rollouts] -> forward -> record
-    [observe and mirror plug in around record]."""
+    """parse -> identify -> [flags -> assign -> rewrite: rollouts] -> observe -> forward
+    -> conclude -> record [-> mirror]."""
     limit = config.limits.max_body_bytes
-    return Pipeline(before=[Parse(limit), Identify()], forward=Forward(limit), after=[Record()])
+    prices = default_price_table().with_overrides(
+        {name: p.model_dump(exclude_none=True) for name, p in config.observe.prices.items()}
+    )
+    refusals = RefusalDetector(config.observe.refusal_phrases)
+    stream_usage = {name: p.stream_usage for name, p in config.providers.items()}
+    return Pipeline(
+        before=[Parse(limit), Identify(), Observe(stream_usage)],
+        forward=Forward(limit),
+        after=[Conclude(refusals, prices), Record(ArmMetricsCache())],
+    )
 
 
 class Proxy:

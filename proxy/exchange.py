@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
 from rollout.errors import ProxyError
 
 if TYPE_CHECKING:
+    from proxy.observe.base import Observation, Observer
+    from proxy.observe.expect import JsonExpectation
     from proxy.routing import CompiledRoute
     from proxy.upstream import Upstream
+
+
+class ResponseTap(Protocol):
+    """Reads the response as it is relayed; must never raise or block."""
+
+    def start(self, status: int, encoding: str | None) -> None: ...
+
+    def feed(self, chunk: bytes) -> None: ...
+
+
+class ChunkFilter(Protocol):
+    """Rewrites relayed SSE bytes; may hold back an incomplete event until it completes."""
+
+    def __call__(self, chunk: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
 
 
 @dataclass(slots=True, eq=False)
@@ -37,7 +54,9 @@ class Exchange:
 
     # identify / assign / rewrite
     subject: str | None = None
+    rollout: str = ""  # the rollout governing this request; "" when none does
     arm: str = "baseline"
+    role: str = "live"  # "shadow" for a mirrored copy
     upstream: Upstream | None = None
 
     # forward / observe
@@ -45,7 +64,18 @@ class Exchange:
     status: int | None = None
     first_byte_at: float | None = None
     finished_at: float | None = None
-    taps: list[Callable[[bytes], None]] = field(default_factory=list)
+    taps: list[ResponseTap] = field(default_factory=list)  # read every chunk as it passes
+    chunk_filter: ChunkFilter | None = None  # rewrites the SSE events the client gets
+    upstream_started: float | None = None  # perf_counter when the upstream call began
+    upstream_done: float | None = None  # ... and when its last byte arrived
+
+    # observe / conclude
+    observer: Observer | None = None
+    expect: JsonExpectation | None = None
+    observation: Observation | None = None
+    refusal: str | None = None  # "provider" (the provider said so) or "phrase" (detector)
+    json_result: str | None = None  # valid, invalid_json, schema_mismatch, truncated
+    cost_usd: float | None = None  # None: unpriced model or no usage reported
 
     # failures: the one that decided the outcome, and stage errors that were survived
     error: ProxyError | None = None
@@ -55,6 +85,14 @@ class Exchange:
     @property
     def duration(self) -> float | None:
         return None if self.finished_at is None else self.finished_at - self.started
+
+    @property
+    def proxy_overhead(self) -> float | None:
+        """Time spent in the proxy itself: before the upstream call started, and after its last
+        byte until the client's last byte (relaying in between is not counted)."""
+        if None in (self.finished_at, self.upstream_started, self.upstream_done):
+            return None
+        return (self.upstream_started - self.started) + (self.finished_at - self.upstream_done)  # type: ignore[operator]
 
     @property
     def ttfb(self) -> float | None:

@@ -68,6 +68,7 @@ class Forward:
         self, ex: Exchange, upstream: Upstream, body: object, clock: _Clock
     ) -> None:
         request = ex.request
+        ex.upstream_started = perf_counter()
         async with upstream.session.request(
             request.method,
             URL(upstream.base_url + request.raw_path[ex.route.strip :], encoded=True),  # type: ignore[union-attr]
@@ -79,12 +80,15 @@ class Forward:
         ) as answer:
             ex.status = answer.status
             headers = response_headers(answer.headers)
+            encoding = answer.headers.get("Content-Encoding")
+            for tap in ex.taps:
+                tap.start(answer.status, encoding)
             length = answer.content_length
             if length is not None and length <= _WHOLE_BODY_MAX:
                 body = await answer.read()
-                clock.got_bytes()
+                ex.upstream_done = clock.got_bytes()
                 for tap in ex.taps:
-                    tap(body)
+                    tap.feed(body)
                 ex.response = web.Response(status=answer.status, headers=headers, body=body)
             else:
                 await self._stream(ex, answer, headers, clock)
@@ -97,16 +101,24 @@ class Forward:
         clock: _Clock,
     ) -> None:
         out = web.StreamResponse(status=answer.status, headers=headers)  # type: ignore[arg-type]
-        if answer.content_length is not None:
+        # A filter rewrites SSE events only; any other body passes byte for byte.
+        relay = ex.chunk_filter if answer.content_type == "text/event-stream" else None
+        if answer.content_length is not None and relay is None:
             out.content_length = answer.content_length
         ex.response = out
         await out.prepare(ex.request)
         content, taps = answer.content, ex.taps
         while chunk := await content.readany():
-            clock.got_bytes()
+            ex.upstream_done = clock.got_bytes()
             for tap in taps:
-                tap(chunk)
+                tap.feed(chunk)
+            if relay is not None:
+                chunk = relay(chunk)
+                if not chunk:
+                    continue
             await out.write(chunk)
+        if relay is not None and (tail := relay.flush()):
+            await out.write(tail)
         await out.write_eof()
 
     def _body(self, ex: Exchange) -> bytes | _LimitedBody | None:
@@ -134,13 +146,16 @@ class _Clock:
         t = self.timeouts
         return min(self.loop.time() + t.connect + t.first_byte, self.total_deadline)
 
-    def got_bytes(self) -> None:
+    def got_bytes(self) -> float:
+        """Note the arrival of upstream bytes; returns the time (perf_counter)."""
+        now = perf_counter()
         if self.phase == "first_byte":
             self.phase = "idle"
-            self.ex.first_byte_at = perf_counter()
+            self.ex.first_byte_at = now
         self.deadline.reschedule(  # type: ignore[union-attr]
             min(self.loop.time() + self.timeouts.idle, self.total_deadline)
         )
+        return now
 
     def timeout_error(self) -> UpstreamTimeout:
         if self.loop.time() >= self.total_deadline - 0.001:

@@ -1,18 +1,68 @@
-"""Count the finished exchange in Prometheus."""
+"""Count the finished exchange in Prometheus (and, with rollouts, in the controller's windows)."""
 
 from __future__ import annotations
 
-from proxy import metrics
 from proxy.exchange import Exchange
+from proxy.metrics import OVERHEAD, ArmMetricsCache
 
 
 class Record:
     name = "record"
 
+    def __init__(self, metrics: ArmMetricsCache) -> None:
+        self.metrics = metrics
+
     async def __call__(self, ex: Exchange) -> None:
-        provider = ex.upstream.name if ex.upstream else "none"
-        api = ex.api or "passthrough"
-        outcome = ex.error.kind if ex.error else "ok"
-        metrics.REQUESTS.labels(provider, api, outcome).inc()
+        if ex.upstream is None:
+            return  # answered before a provider was chosen: counted as rejected
+        provider = ex.upstream.name
+        m = self.metrics.get(ex.rollout, ex.arm, ex.role, provider, ex.model or "-")
+        m.requests.inc()
         if ex.duration is not None:
-            metrics.DURATION.labels(provider, api).observe(ex.duration)
+            m.duration.observe(ex.duration)
+        kind = error_kind(ex)
+        if kind is not None:
+            m.error(kind).inc()
+        overhead = ex.proxy_overhead
+        if overhead is not None:
+            OVERHEAD.labels(provider).observe(overhead)
+        obs = ex.observation
+        if obs is None:
+            return
+        if ex.stream and obs.first_token_at is not None:
+            m.ttft.observe(obs.first_token_at - ex.started)
+        usage = obs.usage
+        if usage is None:
+            if kind is None:
+                m.usage_missing.inc()
+        else:
+            tokens = m.tokens
+            tokens["input"].inc(usage.input_tokens)
+            tokens["cached_input"].inc(usage.cached_input_tokens)
+            tokens["cache_write"].inc(usage.cache_write_tokens)
+            tokens["output"].inc(usage.output_tokens)
+            tokens["reasoning"].inc(usage.reasoning_tokens)
+            if ex.cost_usd is None:
+                m.unpriced.inc()
+            else:
+                m.cost.inc(ex.cost_usd)
+        if ex.refusal is not None:
+            m.refusal(ex.refusal).inc()
+        if ex.json_result is not None:
+            m.json_check(ex.json_result).inc()
+
+
+def error_kind(ex: Exchange) -> str | None:
+    """The one error an exchange counts as, or None for a success."""
+    if ex.error is not None:
+        return ex.error.kind
+    status = ex.status or 0
+    if status == 429:
+        return "upstream_429"
+    if 400 <= status < 500:
+        return "upstream_4xx"
+    if status >= 500:
+        return "upstream_5xx"
+    if ex.observation is not None and ex.observation.error_event:
+        return "stream_error"
+    return None

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    field_validator,
+)
 
 ApiKind = Literal["openai", "anthropic"]
 
@@ -34,6 +41,9 @@ class Provider(Strict):
     api_key_env: str | None = None
     timeouts: Timeouts = Timeouts()
     max_connections: int = Field(default=1000, ge=1)
+    # Ask OpenAI-style streams for usage when the client did not (and hide the extra chunk).
+    # Turn off for an OpenAI-compatible server that rejects stream_options.
+    stream_usage: bool = True
 
     @field_validator("base_url")
     @classmethod
@@ -73,6 +83,27 @@ class Listen(Strict):
     port: int = Field(default=8080, ge=0, le=65535)
 
 
+class Admin(Strict):
+    """/metrics, /healthz, /readyz (and the admin API) on their own port; loopback by default."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9090, ge=0, le=65535)
+
+
+class Price(Strict):
+    """USD per million tokens. cached_input defaults to input; cache_write to 1.25 x input."""
+
+    input: NonNegativeFloat
+    output: NonNegativeFloat
+    cached_input: NonNegativeFloat | None = None
+    cache_write: NonNegativeFloat | None = None
+
+
+class Observe(Strict):
+    prices: dict[str, Price] = {}  # model name -> price; overrides the bundled table
+    refusal_phrases: list[str] | None = None  # None: the bundled list (docs/refusals.md)
+
+
 class Limits(Strict):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
@@ -82,6 +113,8 @@ class Config(Strict):
     so that they are reported together with every other problem."""
 
     listen: Listen = Listen()
+    admin: Admin = Admin()
     limits: Limits = Limits()
+    observe: Observe = Observe()
     providers: dict[str, Provider] = Field(min_length=1)
     routes: list[Route] = Field(min_length=1)
