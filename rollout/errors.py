@@ -38,6 +38,17 @@ class ConfigError(RolloutError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class StoreError(RolloutError):
+    """The store could not do what was asked (unreachable, timed out, refused, corrupt data).
+
+    Raised with `from exc` so the library's own exception stays attached as `__cause__`.
+    """
+
+    def __init__(self, message: str, *, op: str = "") -> None:
+        super().__init__(message)
+        self.op = op
+
+
 class ProxyError(RolloutError):
     """A failure of one proxied request, answered to the client in the provider's error shape."""
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from rollout.usage import Usage
 
 from proxy.observe.base import Observation, Observer
+from rollout.usage import Usage
 
 
 class AnthropicObserver(Observer):

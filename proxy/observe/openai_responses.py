@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rollout.usage import Usage
-
 from proxy.observe.base import Observer
+from rollout.usage import Usage
 
 
 class OpenAIResponsesObserver(Observer):

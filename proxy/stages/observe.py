@@ -7,10 +7,6 @@ client has its last byte: it finishes the parse and judges refusal, JSON validit
 
 from __future__ import annotations
 
-from rollout.json_validity import check_json, check_tool_arguments
-from rollout.pricing import PriceTable
-from rollout.refusal import RefusalDetector
-
 from proxy.exchange import Exchange
 from proxy.observe.anthropic_messages import AnthropicObserver
 from proxy.observe.base import Observation, Observer
@@ -18,6 +14,9 @@ from proxy.observe.expect import JsonExpectation, expected_json
 from proxy.observe.openai_chat import OpenAIChatObserver
 from proxy.observe.openai_responses import OpenAIResponsesObserver
 from proxy.observe.stream_usage import UsageChunkStripper, ask_for_usage
+from rollout.json_validity import check_json, check_tool_arguments
+from rollout.pricing import PriceTable
+from rollout.refusal import RefusalDetector
 
 OBSERVERS: dict[str, type[Observer]] = {
     "openai.chat": OpenAIChatObserver,

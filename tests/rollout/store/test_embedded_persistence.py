@@ -1,0 +1,106 @@
+"""The embedded store keeps documents and the audit log across restarts and crashes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from rollout.store import StoreError, open_store
+
+
+async def test_documents_and_audit_survive_a_restart(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    await store.documents.write("state/checkout", {"phase": "ramping", "weight": 0.05}, 0)
+    await store.documents.write("state/checkout", {"phase": "ramping", "weight": 0.25}, 1)
+    await store.documents.write("flags", {"kill": False}, 0)
+    await store.documents.write("gone", {"x": 1}, 0)
+    await store.documents.delete("gone")
+    first = await store.audit.append({"rollout": "checkout", "action": "promote"})
+    await store.audit.append({"rollout": "search", "action": "pause"})
+    await store.close()
+
+    store = open_store(None, tmp_path)
+    try:
+        assert await store.documents.read("state/checkout") == (
+            {"phase": "ramping", "weight": 0.25},
+            2,
+        )
+        assert await store.documents.read("flags") == ({"kill": False}, 1)
+        assert await store.documents.read("gone") == (None, 0)
+        assert await store.documents.write("state/checkout", {"phase": "paused"}, 2) == 3
+        third = await store.audit.append({"rollout": "checkout", "action": "rollback"})
+        entries = await store.audit.read()
+        assert [e["action"] for e in entries] == ["promote", "pause", "rollback"]
+        assert entries[0]["id"] == first
+        assert [e["action"] for e in await store.audit.read("checkout")] == ["promote", "rollback"]
+        assert _id_key(third) > _id_key(entries[1]["id"])
+    finally:
+        await store.close()
+
+
+async def test_a_torn_last_audit_line_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(None, tmp_path)
+    await store.audit.append({"rollout": "r", "n": 1})
+    await store.audit.append({"rollout": "r", "n": 2})
+    await store.close()
+    with open(tmp_path / "audit.jsonl", "ab") as fh:  # a crash in the middle of a write
+        fh.write(b'{"id":"99-0","rollout":"r","n":3,"ac')
+
+    with caplog.at_level(logging.WARNING, logger="rollout.store"):
+        store = open_store(None, tmp_path)
+    assert any("audit.jsonl:3" in r.getMessage() for r in caplog.records), caplog.text
+    try:
+        assert [e["n"] for e in await store.audit.read()] == [1, 2]
+        await store.audit.append({"rollout": "r", "n": 4})  # must not be glued to the torn line
+    finally:
+        await store.close()
+
+    store = open_store(None, tmp_path)
+    try:
+        assert [e["n"] for e in await store.audit.read("r")] == [1, 2, 4]
+    finally:
+        await store.close()
+
+
+async def test_a_failed_document_write_leaves_the_old_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(None, tmp_path)
+    await store.documents.write("state", {"v": 1}, 0)
+
+    def crash(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(StoreError):
+        await store.documents.write("state", {"v": 2}, 1)
+    monkeypatch.undo()
+    assert await store.documents.read("state") == ({"v": 1}, 1)
+    await store.close()
+
+    store = open_store(None, tmp_path)  # also removes the temp file the crash left behind
+    try:
+        assert await store.documents.read("state") == ({"v": 1}, 1)
+        assert list((tmp_path / "documents").glob(".*.tmp")) == []
+        assert await store.documents.write("state", {"v": 2}, 1) == 2
+    finally:
+        await store.close()
+
+
+async def test_one_data_dir_one_store(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    with pytest.raises(StoreError, match="in use"):
+        open_store(None, tmp_path)
+    await store.close()
+    again = open_store(None, tmp_path)
+    await again.close()
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, seq = entry_id.split("-")
+    return int(ms), int(seq)
