@@ -4,6 +4,7 @@ so that the kernel spreads connections over every core."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import multiprocessing
 import os
@@ -13,6 +14,7 @@ import sys
 
 from aiohttp import web
 
+from proxy.admin import build_admin_app
 from proxy.app import Proxy
 from rollout.config import Config
 
@@ -28,16 +30,29 @@ def install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def start_proxy(config: Config, reuse_port: bool = False) -> tuple[Proxy, web.BaseRunner]:
+async def start_proxy(config: Config, reuse_port: bool = False) -> tuple[Proxy, Runners]:
+    """Start the traffic port and the admin port; returns the proxy and what stops them."""
     proxy = Proxy(config)
     await proxy.start()
     runner = web.ServerRunner(proxy.server(), handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(
+    await web.TCPSite(
         runner, config.listen.host, config.listen.port, reuse_port=reuse_port, backlog=1024
-    )
-    await site.start()
-    return proxy, runner
+    ).start()
+    admin = web.AppRunner(build_admin_app(proxy), handle_signals=False, access_log=None)
+    await admin.setup()
+    await web.TCPSite(admin, config.admin.host, config.admin.port, reuse_port=reuse_port).start()
+    # Objects alive now (config, sessions, compiled rules) live as long as the process: keep
+    # them out of the cyclic GC's full collections, whose pauses would show up in p99.
+    gc.collect()
+    gc.freeze()
+    return proxy, Runners((runner, admin))
+
+
+class Runners(tuple):  # type: ignore[type-arg]
+    async def cleanup(self) -> None:
+        for runner in self:
+            await runner.cleanup()
 
 
 def serve(config: Config, workers: int = 1) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from rollout.config import Config, load_config, missing_credentials
@@ -69,9 +71,12 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Must be set before prometheus-client creates any metric (importing proxy does).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="llm-rollout-metrics-")
     from proxy.serve import serve
 
-    config = _load(args.config)
     missing = missing_credentials(config)
     if missing:
         print(f"environment variables not set: {', '.join(missing)}", file=sys.stderr)
