@@ -23,6 +23,7 @@ from proxy.error_response import api_kind_of, error_response, sse_error_event
 from proxy.exchange import Exchange
 from proxy.headers import request_headers, response_headers
 from proxy.upstream import Upstream
+from proxy.upstream_clock import UpstreamClock
 from rollout.errors import (
     InternalProxyError,
     ProxyError,
@@ -48,12 +49,15 @@ class Forward:
     async def __call__(self, ex: Exchange) -> None:
         upstream = ex.upstream
         assert upstream is not None, "parse settles the upstream"
-        clock = _Clock(upstream, ex)
+        clock = UpstreamClock(upstream.timeouts, ex)
         body = self._body(ex)
         try:
-            async with asyncio.timeout_at(clock.first_deadline()) as deadline:
-                clock.deadline = deadline
-                await self._exchange(ex, upstream, body, clock)
+            await self._exchange(ex, upstream, body, clock)
+        except asyncio.CancelledError:
+            if not clock.expired:
+                raise  # the client went away: the pipeline records it
+            clock.task.uncancel()  # type: ignore[union-attr]  # our own timeout, handled here
+            await _fail(ex, clock.timeout_error())
         except ProxyError as exc:
             await _fail(ex, exc)
         except Exception as exc:
@@ -62,10 +66,11 @@ class Forward:
                 return
             await _fail(ex, _upstream_error(exc, upstream, clock))
         finally:
+            clock.stop()
             ex.finished_at = perf_counter()
 
     async def _exchange(
-        self, ex: Exchange, upstream: Upstream, body: object, clock: _Clock
+        self, ex: Exchange, upstream: Upstream, body: object, clock: UpstreamClock
     ) -> None:
         request = ex.request
         ex.upstream_started = perf_counter()
@@ -98,7 +103,7 @@ class Forward:
         ex: Exchange,
         answer: aiohttp.ClientResponse,
         headers: object,
-        clock: _Clock,
+        clock: UpstreamClock,
     ) -> None:
         out = web.StreamResponse(status=answer.status, headers=headers)  # type: ignore[arg-type]
         # A filter rewrites SSE events only; any other body passes byte for byte.
@@ -129,40 +134,6 @@ class Forward:
         return ex.body
 
 
-class _Clock:
-    """Tracks which timeout applies now and moves the single deadline accordingly."""
-
-    def __init__(self, upstream: Upstream, ex: Exchange) -> None:
-        self.timeouts = upstream.timeouts
-        self.ex = ex
-        self.loop = asyncio.get_running_loop()
-        self.total_deadline = self.loop.time() + self.timeouts.total
-        self.phase = "first_byte"
-        self.deadline: asyncio.Timeout | None = None
-
-    def first_deadline(self) -> float:
-        # Connecting is bounded by the session's own connect timeout; the first byte may take
-        # first_byte seconds after that (measured from the start, so a slow connect counts).
-        t = self.timeouts
-        return min(self.loop.time() + t.connect + t.first_byte, self.total_deadline)
-
-    def got_bytes(self) -> float:
-        """Note the arrival of upstream bytes; returns the time (perf_counter)."""
-        now = perf_counter()
-        if self.phase == "first_byte":
-            self.phase = "idle"
-            self.ex.first_byte_at = now
-        self.deadline.reschedule(  # type: ignore[union-attr]
-            min(self.loop.time() + self.timeouts.idle, self.total_deadline)
-        )
-        return now
-
-    def timeout_error(self) -> UpstreamTimeout:
-        if self.loop.time() >= self.total_deadline - 0.001:
-            return UpstreamTimeout("total", self.timeouts.total)
-        return UpstreamTimeout(self.phase, getattr(self.timeouts, self.phase))
-
-
 class _LimitedBody:
     """A passthrough body streamed upstream as it arrives, refusing more than `limit` bytes."""
 
@@ -182,7 +153,7 @@ class _LimitedBody:
             yield chunk
 
 
-def _upstream_error(exc: Exception, upstream: Upstream, clock: _Clock) -> ProxyError:
+def _upstream_error(exc: Exception, upstream: Upstream, clock: UpstreamClock) -> ProxyError:
     """Map what aiohttp raised onto the project's errors (the order matters: subclasses first)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return UpstreamTimeout("connect", upstream.timeouts.connect)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from prometheus_client import Histogram
+
 from proxy.exchange import Exchange
 from proxy.metrics import OVERHEAD, ArmMetricsCache
 
@@ -11,6 +13,7 @@ class Record:
 
     def __init__(self, metrics: ArmMetricsCache) -> None:
         self.metrics = metrics
+        self._overhead: dict[str, Histogram] = {}  # bound children per provider
 
     async def __call__(self, ex: Exchange) -> None:
         if ex.upstream is None:
@@ -25,7 +28,10 @@ class Record:
             m.error(kind).inc()
         overhead = ex.proxy_overhead
         if overhead is not None:
-            OVERHEAD.labels(provider).observe(overhead)
+            child = self._overhead.get(provider)
+            if child is None:
+                child = self._overhead[provider] = OVERHEAD.labels(provider)
+            child.observe(overhead)
         obs = ex.observation
         if obs is None:
             return
