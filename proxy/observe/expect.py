@@ -32,7 +32,9 @@ def expected_json(api: str, payload: dict[str, Any]) -> JsonExpectation | None:
             if isinstance(t, dict) and t.get("type") == "function"
         }
     elif api == "anthropic.messages":
-        content, schema = _openai_format(payload.get("output_format"))
+        config = payload.get("output_config")  # GA; the beta had a top-level output_format
+        fmt = config.get("format") if isinstance(config, dict) else None
+        content, schema = _openai_format(fmt or payload.get("output_format"))
         tools = {
             t.get("name", ""): t.get("input_schema")
             for t in payload.get("tools") or ()

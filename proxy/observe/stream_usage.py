@@ -29,12 +29,19 @@ class UsageChunkStripper:
     """Relays SSE bytes, dropping the usage-only chunk. Bytes of an event cut across chunks are
     held until the event is complete (the client could not use half an event anyway)."""
 
-    __slots__ = ("_pending",)
+    __slots__ = ("_passthrough", "_pending")
 
     def __init__(self) -> None:
         self._pending = b""
+        self._passthrough = False
 
     def __call__(self, chunk: bytes) -> bytes:
+        if self._passthrough or b"\r" in chunk:
+            # CR line ends (no provider we know sends them): never hold bytes back waiting for
+            # an LF event end; the usage chunk then reaches the client as the provider sent it.
+            self._passthrough = True
+            tail, self._pending = self._pending, b""
+            return tail + chunk
         if not self._pending and chunk.endswith(b"\n\n") and not _may_hold_usage(chunk):
             return chunk  # the common case: whole events, none with usage: no copy
         data = self._pending + chunk

@@ -77,7 +77,7 @@ def judge_json(expect: JsonExpectation, obs: Observation) -> str:
     model called tools, the content when JSON content was asked for."""
     if obs.tool_calls:
         for name, arguments in obs.tool_calls:
-            verdict = check_tool_arguments(arguments, expect.tools.get(name))
+            verdict = check_tool_arguments(arguments, expect.tools.get(name), obs.truncated)
             if verdict != "valid":
                 return verdict
         return "truncated" if obs.truncated else "valid"
