@@ -17,16 +17,9 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from proxy.fake_provider import build_app
-from tests.support.servers import RunningServer, free_port, serve_in_thread
+from tests.support.servers import RunningServer, free_port
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningServer]:
-    with serve_in_thread(build_app) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

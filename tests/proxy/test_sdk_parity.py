@@ -12,9 +12,8 @@ import anthropic
 import openai
 import pytest
 
-from proxy.fake_provider import build_app
 from tests.support.proxy import serve_proxy
-from tests.support.servers import RunningServer, serve_in_thread
+from tests.support.servers import RunningServer
 
 # Fields that differ between two calls by nature (ids, clocks), not because of the proxy.
 VOLATILE = {
@@ -26,12 +25,6 @@ VOLATILE = {
     "system_fingerprint",
     "_request_id",
 }
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[RunningServer]:
-    with serve_in_thread(build_app) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
