@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from multidict import CIMultiDict, CIMultiDictProxy
 
 # RFC 9110 section 7.6.1 connection-specific fields, plus the ones aiohttp computes itself.
@@ -35,7 +33,7 @@ def request_headers(
     any) replacing whatever the client sent."""
     dropped = _dropped(incoming, HOP_BY_HOP)
     if credential is not None:
-        dropped |= CREDENTIAL_HEADERS
+        dropped = dropped | CREDENTIAL_HEADERS
     if keep_content_length:
         dropped = dropped - {"content-length"}
     out: CIMultiDict[str] = CIMultiDict()
@@ -53,9 +51,11 @@ def response_headers(incoming: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     return CIMultiDict((k, v) for k, v in incoming.items() if k.lower() not in dropped)
 
 
-def _dropped(headers: CIMultiDictProxy[str], base: Iterable[str]) -> set[str]:
+def _dropped(headers: CIMultiDictProxy[str], base: frozenset[str]) -> frozenset[str]:
     """Hop-by-hop names, plus any that the Connection header declares hop-by-hop."""
+    if "connection" not in headers:
+        return base  # the usual case: no copy
     dropped = set(base)
     for value in headers.getall("connection", ()):
         dropped.update(token.strip().lower() for token in value.split(","))
-    return dropped
+    return frozenset(dropped)

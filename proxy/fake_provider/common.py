@@ -21,6 +21,17 @@ def json_body(request: web.Request, provider: Provider) -> dict[str, Any] | web.
     return body
 
 
+def openai_request(request: web.Request) -> tuple[dict[str, Any], str] | web.Response:
+    """An OpenAI request's JSON object and its model, or the 400 OpenAI answers without them."""
+    body = json_body(request, "openai")
+    if isinstance(body, web.Response):
+        return body
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        return error_response("openai", 400, "you must provide a model parameter")
+    return body, model
+
+
 async def prelude(
     request: web.Request, provider: Provider, model: object, stream: bool
 ) -> Knobs | web.Response:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.fake_provider.common import json_body, max_int, prelude
+from proxy.fake_provider.common import max_int, openai_request, prelude
 from proxy.fake_provider.errors import error_response, json_response
 from proxy.fake_provider.plan import NO_ARGS, Plan, ToolChoice, content_key, make_plan
 from proxy.fake_provider.sse import DONE, Event, run_stream
@@ -69,12 +69,10 @@ def _response_format(body: dict[str, Any]) -> tuple[bool, Any, bool]:
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
-    body = json_body(request, "openai")
-    if isinstance(body, web.Response):
-        return body
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return error_response("openai", 400, "you must provide a model parameter")
+    parsed = openai_request(request)
+    if isinstance(parsed, web.Response):
+        return parsed
+    body, model = parsed
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return error_response("openai", 400, "'messages' must be a non-empty array.")
@@ -194,12 +192,10 @@ def _prompt_tokens(prompt: object) -> int:
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
-    body = json_body(request, "openai")
-    if isinstance(body, web.Response):
-        return body
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return error_response("openai", 400, "you must provide a model parameter")
+    parsed = openai_request(request)
+    if isinstance(parsed, web.Response):
+        return parsed
+    body, model = parsed
     stream = body.get("stream") is True
     knobs = await prelude(request, "openai", model, stream)
     if isinstance(knobs, web.Response):

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from aiohttp import web
 
-from proxy.fake_provider.common import json_body, prelude
+from proxy.fake_provider.common import openai_request, prelude
 from proxy.fake_provider.errors import error_response, json_response
 from proxy.fake_provider.text import count_words
 
@@ -62,12 +62,10 @@ def _inputs(raw: object) -> list[tuple[bytes, int]] | None:
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
-    body = json_body(request, "openai")
-    if isinstance(body, web.Response):
-        return body
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return error_response("openai", 400, "you must provide a model parameter")
+    parsed = openai_request(request)
+    if isinstance(parsed, web.Response):
+        return parsed
+    body, model = parsed
     inputs = _inputs(body.get("input"))
     if inputs is None:
         return error_response("openai", 400, "'$.input' is invalid.")
