@@ -5,6 +5,7 @@ multiprocess mode, enabled when PROMETHEUS_MULTIPROC_DIR is set before the metri
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from aiohttp import web
 from prometheus_client import (
@@ -15,11 +16,14 @@ from prometheus_client import (
     multiprocess,
 )
 
+from proxy.admin_api import add_admin_api
 from proxy.app import Proxy
 
 
-def build_admin_app(proxy: Proxy) -> web.Application:
+def build_admin_app(proxy: Proxy, environ: Mapping[str, str] = os.environ) -> web.Application:
     app = web.Application()
+    if proxy.runtime is not None:
+        add_admin_api(app, proxy.runtime, proxy.config.admin.token_env, environ)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -34,7 +38,8 @@ def build_admin_app(proxy: Proxy) -> web.Application:
 
     async def readyz(_: web.Request) -> web.Response:
         if not proxy.ready:
-            return web.json_response({"status": "starting"}, status=503)
+            status = "store unreachable" if proxy.started else "starting"
+            return web.json_response({"status": status}, status=503)
         return web.json_response({"status": "ok"})
 
     app.router.add_get("/metrics", metrics)

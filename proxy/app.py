@@ -7,41 +7,61 @@ every microsecond on this path is paid on every LLM call.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aiohttp import web
 
 from proxy import metrics
+from proxy.cohorts.compiled import CompiledRollout, compile_rollout
+from proxy.cohorts.runtime import Runtime
+from proxy.cohorts.store_config import open_configured_store
 from proxy.error_response import error_response, guess_api_kind
 from proxy.exchange import Exchange
 from proxy.metrics import ArmMetricsCache
-from proxy.pipeline import Pipeline
+from proxy.pipeline import Pipeline, Stage
 from proxy.routing import Router
+from proxy.stages.assign import Assign
+from proxy.stages.flags import FlagEdits, Flags
 from proxy.stages.forward import Forward
 from proxy.stages.identify import Identify
 from proxy.stages.observe import Conclude, Observe
 from proxy.stages.parse import Parse
 from proxy.stages.record import Record
+from proxy.stages.rewrite import Rewrite
 from proxy.upstream import Upstream
 from rollout.config import Config
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound
+from rollout.flags import FlagSet
 from rollout.pricing import default_price_table
 from rollout.refusal import RefusalDetector
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
 
 
-def build_pipeline(config: Config) -> Pipeline:
-    """parse -> identify -> [flags -> assign -> rewrite: rollouts] -> observe -> forward
-    -> conclude -> record [-> mirror]."""
+def build_pipeline(
+    config: Config,
+    upstreams: Mapping[str, Upstream],
+    rollouts: Sequence[CompiledRollout] = (),
+    runtime: Runtime | None = None,
+) -> Pipeline:
+    """parse -> identify -> flags -> assign -> rewrite -> flag edits -> observe -> forward
+    -> conclude -> record [-> mirror]. Stages with nothing to do under this config are left out."""
     limit = config.limits.max_body_bytes
     prices = default_price_table().with_overrides(
         {name: p.model_dump(exclude_none=True) for name, p in config.observe.prices.items()}
     )
     refusals = RefusalDetector(config.observe.refusal_phrases)
     stream_usage = {name: p.stream_usage for name, p in config.providers.items()}
+    rollout_stages: list[Stage] = []
+    if runtime is not None:
+        if config.flags:
+            rollout_stages.append(Flags(runtime.flags, upstreams))
+        if rollouts:
+            rollout_stages += [Assign(runtime), Rewrite()]
+        if config.flags:
+            rollout_stages.append(FlagEdits(upstreams))
     return Pipeline(
-        before=[Parse(limit), Identify(), Observe(stream_usage)],
+        before=[Parse(limit), Identify(rollouts), *rollout_stages, Observe(stream_usage)],
         forward=Forward(limit),
         after=[Conclude(refusals, prices), Record(ArmMetricsCache())],
     )
@@ -52,17 +72,35 @@ class Proxy:
         self.config = config
         self.upstreams = {n: Upstream(n, p, environ) for n, p in config.providers.items()}
         self.router = Router(config.routes, self.upstreams)
-        self.pipeline = build_pipeline(config)
+        rollouts = [compile_rollout(r, self.upstreams) for r in config.rollouts]
+        self.runtime: Runtime | None = None
+        if config.rollouts or config.flags:
+            store = open_configured_store(config.store, environ)
+            self.runtime = Runtime(rollouts, FlagSet(config.flags), store)
+        self.pipeline = build_pipeline(config, self.upstreams, rollouts, self.runtime)
         self.max_body_bytes = config.limits.max_body_bytes
-        self.ready = False
+        self.started = False
+
+    @property
+    def ready(self) -> bool:
+        """Serving; with `store.require`, also only while the store answers."""
+        if not self.started:
+            return False
+        runtime = self.runtime
+        return not (runtime and self.config.store.require and not runtime.guard.up)
 
     async def start(self) -> None:
         for upstream in self.upstreams.values():
             await upstream.start()
-        self.ready = True
+        if self.runtime is not None:
+            await self.runtime.start()
+        self.started = True
 
     async def close(self) -> None:
-        self.ready = False
+        self.started = False
+        if self.runtime is not None:
+            await self.runtime.stop()
+            await self.runtime.store.close()
         for upstream in self.upstreams.values():
             await upstream.close()
 

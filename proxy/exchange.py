@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
@@ -11,10 +12,12 @@ from aiohttp import web
 from rollout.errors import ProxyError
 
 if TYPE_CHECKING:
+    from proxy.cohorts.compiled import CompiledRollout
     from proxy.observe.base import Observation, Observer
     from proxy.observe.expect import JsonExpectation
     from proxy.routing import CompiledRoute
     from proxy.upstream import Upstream
+    from rollout.config.flags import Effect
 
 
 class ResponseTap(Protocol):
@@ -52,10 +55,15 @@ class Exchange:
 
     route: CompiledRoute | None = None
 
-    # identify / assign / rewrite
+    # identify / flags / assign / rewrite
     subject: str | None = None
-    rollout: str = ""  # the rollout governing this request; "" when none does
+    governing: CompiledRollout | None = None  # the rollout this request falls under, if any
+    rollout: str = ""  # its name, as metrics label it; "" when none
+    forced_arm: str | None = None  # set by a flag; assign obeys it
+    flags: list[str] = field(default_factory=list)  # names of the flags that matched
+    flag_edits: list[Effect] = field(default_factory=list)  # their edits, applied after rewrite
     arm: str = "baseline"
+    assigned_by: str = ""  # why this arm: hash, sticky, override, flag, killed, random, ...
     role: str = "live"  # "shadow" for a mirrored copy
     upstream: Upstream | None = None
 
@@ -81,6 +89,14 @@ class Exchange:
     error: ProxyError | None = None
     stage_errors: list[str] = field(default_factory=list)
     notes: set[str] = field(default_factory=set)  # e.g. "malformed_json", counted by record
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.request.headers
+
+    @property
+    def route_prefix(self) -> str:
+        return "" if self.route is None else self.route.prefix
 
     @property
     def duration(self) -> float | None:

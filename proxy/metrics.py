@@ -86,6 +86,12 @@ STAGE_ERRORS = Counter(
     ["stage"],
 )
 
+STORE_ERRORS = Counter(
+    "llm_rollout_store_errors",
+    "Store operations that failed, or were skipped while the store was unreachable.",
+    ["op"],
+)
+
 
 class ArmMetrics:
     """The metric children of one (rollout, arm, role, provider, model)."""
@@ -159,3 +165,17 @@ class ArmMetricsCache:
             self._models.add(model)
         found = self._by_labels[key] = ArmMetrics(key)
         return found
+
+
+WINDOW_FIELDS_DROPPED = Counter(
+    "llm_rollout_window_fields_dropped",
+    "Metric window fields (named numbers) dropped unsent: the store stayed unavailable longer "
+    "than the flusher keeps buckets (10 minutes by default), or the proxy shut down meanwhile.",
+)
+
+
+FLAG_MATCHES = Counter(
+    "llm_rollout_flag_matches",
+    "Requests each enabled feature flag matched (its effect applied; a deny counts too).",
+    ["flag"],
+)

@@ -64,6 +64,13 @@ def serve(config: Config, workers: int = 1) -> None:
     if workers <= 1:
         _run_worker(config, reuse_port=False)
         return
+    if (config.rollouts or config.flags) and not (
+        config.store.redis_url or config.store.redis_url_env
+    ):
+        sys.exit(
+            "--workers > 1 with rollouts or flags needs a shared store: set store.redis_url"
+            " (the embedded store serves one process)"
+        )
     if not hasattr(socket, "SO_REUSEPORT"):
         sys.exit("--workers > 1 needs SO_REUSEPORT, which this platform lacks")
     context = multiprocessing.get_context("fork")

@@ -100,6 +100,18 @@ class InternalProxyError(ProxyError):
     status, kind, error_type = 500, "internal_error", "api_error"
 
 
+class Denied(ProxyError):
+    """A feature flag refused the request; its message says why."""
+
+    kind, error_type = "denied", "permission_error"
+
+    def __init__(self, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.status = status
+        if status != 403:
+            self.error_type = "invalid_request_error"
+
+
 class ClientCancelled(ProxyError):
     """The client went away before the response was complete; not the provider's fault."""
 

@@ -1,38 +1,33 @@
-"""Find the subject, the unit of stickiness for cohorts: who is asking, never their secret.
+"""Find the rollout that governs the request, if any, and the subject: the unit of stickiness
+for cohorts (who is asking, never their secret).
 
-Order: OpenAI's `user` field, Anthropic's `metadata.user_id`, else a hash of the API key.
+A rollout governs parsed LLM requests on its routes for its models; the first one in config order
+wins, and its `subject` sources decide the subject. Other requests get the default order
+(OpenAI's `user`, Anthropic's `metadata.user_id`, else a fingerprint of the API key), which
+flags may target.
 """
 
 from __future__ import annotations
 
-from hashlib import blake2b
+from collections.abc import Sequence
 
+from proxy.cohorts.compiled import CompiledRollout
+from proxy.cohorts.subjects import default_subject
 from proxy.exchange import Exchange
 
 
 class Identify:
     name = "identify"
 
+    def __init__(self, rollouts: Sequence[CompiledRollout] = ()) -> None:
+        self.rollouts = tuple(rollouts)
+
     async def __call__(self, ex: Exchange) -> None:
-        ex.subject = subject_of(ex)
-
-
-def subject_of(ex: Exchange) -> str | None:
-    payload = ex.payload
-    if payload is not None:
-        user = payload.get("user")
-        if isinstance(user, str) and user:
-            return "user:" + user
-        metadata = payload.get("metadata")
-        if isinstance(metadata, dict):
-            user_id = metadata.get("user_id")
-            if isinstance(user_id, str) and user_id:
-                return "user:" + user_id
-    headers = ex.request.headers
-    key = headers.get("authorization") or headers.get("x-api-key")
-    return None if not key else "key:" + key_fingerprint(key)
-
-
-def key_fingerprint(secret: str) -> str:
-    """A short, stable, one-way fingerprint: enough to tell keys apart, useless to an attacker."""
-    return blake2b(secret.encode(), digest_size=8, person=b"llm-rollout").hexdigest()
+        if ex.payload is not None:
+            prefix, model = ex.route_prefix, ex.model
+            for rollout in self.rollouts:
+                if rollout.governs(prefix, model):
+                    ex.governing, ex.rollout = rollout, rollout.name
+                    ex.subject = rollout.subject_of(ex)
+                    return
+        ex.subject = default_subject(ex)

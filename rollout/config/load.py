@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from rollout.config.model import Config
+from rollout.config.references import reference_problems
 from rollout.errors import ConfigError, ConfigProblem
 
 _MESSAGES = {
@@ -20,16 +21,19 @@ _MESSAGES = {
 
 
 def load_config(path: str | os.PathLike[str]) -> Config:
-    """Parse and validate `path`; raise ConfigError listing every problem."""
+    """Parse and validate `path`; raise ConfigError listing every problem. Prompt files are
+    read relative to the config file's directory."""
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem(name, "", f"cannot read file: {exc.strerror}")]) from exc
-    return parse_config(text, name)
+    return parse_config(text, name, base_dir=Path(path).parent)
 
 
-def parse_config(text: str, name: str = "<config>") -> Config:
+def parse_config(
+    text: str, name: str = "<config>", base_dir: str | os.PathLike[str] = "."
+) -> Config:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -40,10 +44,12 @@ def parse_config(text: str, name: str = "<config>") -> Config:
     problems: list[ConfigProblem] = []
     config = None
     try:
-        config = Config.model_validate(raw)
+        config = Config.model_validate(raw, context={"base_dir": Path(base_dir)})
     except ValidationError as exc:
         problems = [_problem(name, err) for err in exc.errors()]
     problems += _unknown_providers(name, raw)
+    if config is not None and not problems:
+        problems = reference_problems(name, config)
     if problems or config is None:
         raise ConfigError(problems)
     return config

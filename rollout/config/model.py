@@ -8,19 +8,17 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     NonNegativeFloat,
     PositiveFloat,
     field_validator,
 )
 
+from rollout.config.flags import Flag
+from rollout.config.rollouts import Rollout, Store
+from rollout.config.strict import Strict
+
 ApiKind = Literal["openai", "anthropic"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Timeouts(Strict):
@@ -88,6 +86,8 @@ class Admin(Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=9090, ge=0, le=65535)
+    # Runtime changes (weight, kill switch, flags) need this bearer token; unset: refused.
+    token_env: str = "LLM_ROLLOUT_ADMIN_TOKEN"
 
 
 class Price(Strict):
@@ -109,8 +109,8 @@ class Limits(Strict):
 
 
 class Config(Strict):
-    """The whole file. Cross-references (routes naming providers) are checked by the loader,
-    so that they are reported together with every other problem."""
+    """The whole file. Cross-references (routes, rollouts and flags naming providers) are
+    checked by the loader (references.py), so that they are reported with every other problem."""
 
     listen: Listen = Listen()
     admin: Admin = Admin()
@@ -118,3 +118,6 @@ class Config(Strict):
     observe: Observe = Observe()
     providers: dict[str, Provider] = Field(min_length=1)
     routes: list[Route] = Field(min_length=1)
+    store: Store = Store()
+    rollouts: list[Rollout] = []
+    flags: list[Flag] = []

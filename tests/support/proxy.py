@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+from aiohttp import web
+
+from proxy.admin import build_admin_app
 from proxy.app import Proxy
-from rollout.config import parse_config
+from rollout.config import Config, parse_config
 from tests.support.servers import RunningServer, serve_in_thread
 
 
@@ -23,15 +29,60 @@ routes:
 """
 
 
+@dataclass
+class ServedProxy:
+    server: RunningServer
+    proxy: Proxy
+    admin_url: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
 @contextmanager
 def serve_proxy(
-    config_yaml: str, environ: Mapping[str, str] | None = None
+    config_yaml: str,
+    environ: Mapping[str, str] | None = None,
+    base_dir: str | os.PathLike[str] = ".",
 ) -> Iterator[RunningServer]:
-    proxy = Proxy(parse_config(config_yaml, "test.yaml"), environ or {})
+    """`base_dir` stands for the config file's directory: prompt files are read relative to it."""
+    with serve_proxy_and_admin(config_yaml, environ, base_dir) as served:
+        yield served.server
 
-    async def start() -> object:
-        await proxy.start()
-        return proxy.server()
 
-    with serve_in_thread(start, cleanup=proxy.close) as server:
-        yield server
+@contextmanager
+def serve_proxy_and_admin(
+    config_yaml: str,
+    environ: Mapping[str, str] | None = None,
+    base_dir: str | os.PathLike[str] = ".",
+) -> Iterator[ServedProxy]:
+    """The traffic port and the admin port, on one event loop as in production. Without a
+    `store:` section the embedded store gets a fresh temporary data directory."""
+    with tempfile.TemporaryDirectory(prefix="llmr-test-data-") as data_dir:
+        config = _with_data_dir(parse_config(config_yaml, "test.yaml", base_dir=base_dir), data_dir)
+        proxy = Proxy(config, environ or {})
+        admin: dict[str, object] = {}
+
+        async def start() -> object:
+            await proxy.start()
+            runner = web.AppRunner(build_admin_app(proxy, environ or {}), access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            admin["runner"], admin["port"] = runner, runner.addresses[0][1]
+            return proxy.server()
+
+        async def stop() -> None:
+            await admin["runner"].cleanup()  # type: ignore[attr-defined]
+            await proxy.close()
+
+        with serve_in_thread(start, cleanup=stop) as server:
+            yield ServedProxy(server, proxy, f"http://127.0.0.1:{admin['port']}")
+
+
+def _with_data_dir(config: Config, data_dir: str) -> Config:
+    if "store" in config.model_fields_set:
+        return config
+    return config.model_copy(
+        update={"store": config.store.model_copy(update={"data_dir": data_dir})}
+    )

@@ -8,7 +8,7 @@ single-process, the very same object.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,21 +16,6 @@ from typing import Any
 import pytest
 
 from rollout.store import Store, open_store
-from tests.support.redis_server import RedisServer
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    """One redis-server for the session; tests keep apart by key prefix. Never kill it."""
-    with RedisServer() as server:
-        yield server
-
-
-@pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    """A redis-server of the test's own, to kill, pause and restart."""
-    with RedisServer() as server:
-        yield server
 
 
 @dataclass

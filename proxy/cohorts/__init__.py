@@ -1,0 +1,1 @@
+"""Rollouts at run time: compiled config, live state from the store, sticky arm assignment."""

@@ -1,0 +1,127 @@
+"""Live rollout state on one replica: loaded from the store at start, refreshed when a change is
+published (pub/sub: every replica within a second) and every few seconds anyway (a missed
+message, a store that was down), and the sticky-assignment writes flushed once a second.
+
+When the store is unreachable the replica keeps the state it last knew (at start: the config's)
+and keeps serving; nothing on the request path waits for the store beyond one bounded lookup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from proxy.cohorts.compiled import CompiledRollout
+from proxy.cohorts.metrics import KILLED, STATE_REFRESHES, WEIGHT
+from proxy.cohorts.sticky import StickyArms
+from proxy.cohorts.store_guard import StoreGuard
+from rollout.flags import FlagSet
+from rollout.live_state import (
+    CHANGES_CHANNEL,
+    FLAGS_KEY,
+    LiveState,
+    initial_state,
+    state_from_doc,
+    state_key,
+)
+from rollout.store import Store
+
+log = logging.getLogger("llm_rollout.runtime")
+
+
+class Runtime:
+    def __init__(
+        self,
+        rollouts: Sequence[CompiledRollout],
+        flags: FlagSet,
+        store: Store,
+        *,
+        refresh_seconds: float = 5.0,
+        flush_seconds: float = 1.0,
+    ) -> None:
+        self.rollouts = {r.name: r for r in rollouts}
+        self.flags, self.store = flags, store
+        self.guard = StoreGuard()
+        self.sticky = StickyArms(store.assignments, self.guard)
+        self.states: dict[str, LiveState] = {
+            r.name: initial_state(r.config.weight, r.config.killed) for r in rollouts
+        }
+        self.refresh_seconds, self.flush_seconds = refresh_seconds, flush_seconds
+        self._tasks: list[asyncio.Task[None]] = []
+        self._publish_states()
+
+    def state(self, rollout: str) -> LiveState:
+        return self.states[rollout]
+
+    async def start(self) -> None:
+        await self.refresh("start")
+        self._tasks = [
+            asyncio.create_task(self._follow_changes(), name="runtime-changes"),
+            asyncio.create_task(self._tick(), name="runtime-tick"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        await self.sticky.flush()
+
+    async def refresh(self, trigger: str) -> None:
+        """Re-read every rollout's state document and the flag overrides."""
+        STATE_REFRESHES.labels(trigger).inc()
+        docs = self.store.documents
+        for name, rollout in self.rollouts.items():
+            found = await self.guard.call("documents.read", lambda n=name: docs.read(state_key(n)))
+            if found is None:
+                continue  # store down: keep what we knew
+            default = initial_state(rollout.config.weight, rollout.config.killed)
+            try:
+                self.states[name] = state_from_doc(found[0], rollout.version, default)
+            except ValueError as exc:
+                log.error("ignoring malformed state of rollout %s: %s", name, exc)
+        found = await self.guard.call("documents.read", lambda: docs.read(FLAGS_KEY))
+        if found is not None:
+            self._apply_flag_overrides(found[0] or {})
+        self._publish_states()
+        self.sticky.forget({s.scope(n, self.rollouts[n].version) for n, s in self.states.items()})
+
+    def _apply_flag_overrides(self, doc: dict[str, object]) -> None:
+        try:
+            unknown = self.flags.apply_runtime(doc)  # type: ignore[arg-type]
+        except ValueError as exc:
+            log.error("ignoring malformed flag overrides: %s", exc)
+            return
+        if unknown:
+            log.warning("flag overrides name unknown flags: %s", ", ".join(sorted(unknown)))
+
+    def _publish_states(self) -> None:
+        for name, state in self.states.items():
+            WEIGHT.labels(name).set(state.weight)
+            KILLED.labels(name).set(1 if state.killed else 0)
+
+    async def _follow_changes(self) -> None:
+        async with self.store.notifications.subscribe(CHANGES_CHANNEL) as subscription:
+            seen = subscription.resubscribed
+            async for _message in subscription:
+                await self.refresh("notification")
+                if subscription.resubscribed != seen:  # messages may have been missed
+                    seen = subscription.resubscribed
+                    await self.refresh("resubscribed")
+
+    async def _tick(self) -> None:
+        elapsed = 0.0
+        while True:
+            await asyncio.sleep(self.flush_seconds)
+            elapsed += self.flush_seconds
+            try:
+                await self.sticky.flush()
+                if elapsed >= self.refresh_seconds:
+                    elapsed = 0.0
+                    await self.refresh("timer")
+            except Exception:  # a bug here must not stop later refreshes
+                log.exception("runtime tick failed")
