@@ -64,6 +64,8 @@ def _authorised(token: str, token_env: str) -> Callable[[Handler], Handler]:
                 return _error(400, _first_problem(exc))
             except ValueError as exc:  # body is not JSON
                 return _error(400, f"body must be a JSON object: {exc}")
+            except web.HTTPNotFound as exc:
+                return _error(404, exc.text or "not found")
             except ChangeConflict as exc:
                 return _error(409, str(exc))
             except StoreError as exc:
