@@ -16,6 +16,7 @@ import orjson
 from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
 from rollout.config.flags import Match
+from rollout.config.plan import Plan
 from rollout.config.strict import Strict, no_structural_fields
 
 Arm = Literal["baseline", "candidate"]
@@ -96,6 +97,7 @@ class Rollout(Strict):
     baseline: Variant = Variant()
     candidate: Variant
     overrides: list[Override] = []
+    plan: Plan = Plan()
 
     @field_validator("subject")
     @classmethod

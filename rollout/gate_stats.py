@@ -1,0 +1,196 @@
+"""Confidence intervals for the gates, cheap enough to run every evaluation and honest about what
+the metric windows can support. All confidence levels are two-sided.
+
+- One proportion: the Wilson score interval (good coverage near 0 and 1, where error rates live).
+- Candidate minus r times baseline: MOVER (Newcombe's hybrid score method; Zou & Donner 2008)
+  built from the two Wilson intervals. r = 1 is Newcombe's interval for a difference (his method
+  10); a ratio bound p_c / p_b <= r is tested as p_c - r·p_b <= 0, which stays defined when the
+  baseline saw no errors (inverting it is the MOVER-R ratio interval).
+- A quantile from a LogHistogram: the distribution-free order-statistic interval — ranks l and u
+  from Binomial(n, q) with P(l <= B <= u-1) >= confidence, read back as the values at those ranks
+  (within the histogram's 2%). No resampling, no seed, exact coverage >= the level for any
+  continuous distribution. Comparing two arms combines the two intervals at 1 - alpha/2 each
+  (Bonferroni): conservative, which is the right side to err on for a rollback.
+- Cost per 1k requests: the windows keep sums, not squares, so the spread comes from the time
+  buckets as batches: the ratio estimator sum(cost) / sum(priced) with its cluster-sampling
+  variance, and a Student t quantile with m - 1 degrees of freedom over m buckets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+from rollout.histogram import LogHistogram
+
+MIN_BATCHES = 6  # cost intervals need a spread: at least this many buckets with priced calls
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A point estimate and a two-sided interval; ends may be infinite (nothing shown)."""
+
+    value: float
+    low: float
+    high: float
+
+
+def z_value(confidence: float) -> float:
+    """The two-sided standard normal quantile: 1.959964 for 0.95."""
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
+
+
+def t_value(confidence: float, df: int) -> float:
+    """Two-sided Student t quantile by the Cornish-Fisher expansion (Abramowitz & Stegun 26.7.5);
+    within 0.1% of the exact value for df >= 5, which is all the cost intervals use."""
+    z = z_value(confidence)
+    g1 = (z**3 + z) / 4
+    g2 = (5 * z**5 + 16 * z**3 + 3 * z) / 96
+    g3 = (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384
+    g4 = (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160
+    return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
+
+
+def wilson(hits: int, trials: int, confidence: float) -> Interval:
+    """Wilson score interval for hits / trials (trials > 0)."""
+    if trials <= 0 or not 0 <= hits <= trials:
+        raise ValueError(f"need 0 <= hits <= trials and trials > 0, got {hits}/{trials}")
+    z = z_value(confidence)
+    p = hits / trials
+    z2n = z * z / trials
+    centre = (p + z2n / 2) / (1 + z2n)
+    half = z * math.sqrt(p * (1 - p) / trials + z2n / (4 * trials)) / (1 + z2n)
+    # Clamp float noise: at p = 0 the lower end is exactly 0 in theory.
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mover_difference(
+    cand: tuple[int, int], base: tuple[int, int], confidence: float, ratio: float = 1.0
+) -> Interval:
+    """Interval for p_c - ratio·p_b from (hits, trials) of each arm (MOVER with Wilson limits).
+    ratio = 1: Newcombe's hybrid score interval for the difference of two proportions."""
+    c = wilson(*cand, confidence)
+    b = wilson(*base, confidence)
+    d = c.value - ratio * b.value
+    low = d - math.hypot(c.value - c.low, ratio * (b.high - b.value))
+    high = d + math.hypot(c.high - c.value, ratio * (b.value - b.low))
+    return Interval(d, low, high)
+
+
+def _binomial_cdf(n: int, q: float) -> tuple[int, list[float]]:
+    """(lo, cdf) with cdf[j - lo] = P(Binomial(n, q) <= j) for lo <= j <= hi. Terms more than
+    15 standard deviations (+20) from the mean are below 1e-40 (Bernstein) and left out."""
+    mean, sd = n * q, math.sqrt(n * q * (1 - q))
+    lo = max(0, math.floor(mean - 15 * sd - 20))
+    hi = min(n, math.ceil(mean + 15 * sd + 20))
+    log_q, log_r, head = math.log(q), math.log1p(-q), math.lgamma(n + 1)
+    total, cdf = 0.0, []
+    for k in range(lo, hi + 1):
+        log_choose = head - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+        total += math.exp(log_choose + k * log_q + (n - k) * log_r)
+        cdf.append(total)
+    return lo, cdf
+
+
+def quantile_ranks(n: int, q: float, confidence: float) -> tuple[int | None, int | None]:
+    """1-based ranks (l, u) of the order statistics bounding the q-quantile with probability
+    >= confidence: l - 1 is the largest j with P(B <= j) <= alpha/2, u - 1 the smallest j with
+    P(B <= j) >= 1 - alpha/2, B ~ Binomial(n, q). None: too few values to bound that side."""
+    if n <= 0 or not 0.0 < q < 1.0:
+        raise ValueError(f"need n > 0 and 0 < q < 1, got n={n}, q={q}")
+    tail = (1.0 - confidence) / 2.0
+    lo, cdf = _binomial_cdf(n, q)
+    below = [lo + i for i, c in enumerate(cdf) if c <= tail]
+    j_low = below[-1] if below else lo - 1  # cdf below the window is ~0, i.e. <= tail
+    j_high = next((lo + i for i, c in enumerate(cdf) if c >= 1.0 - tail), n)
+    return (j_low + 1 if j_low >= 0 else None, j_high + 1 if j_high + 1 <= n else None)
+
+
+def _at_rank(hist: LogHistogram, rank: int) -> float:
+    return hist.quantile(rank / hist.count) or 0.0
+
+
+def quantile_interval(hist: LogHistogram, q: float, confidence: float) -> Interval:
+    """The q-quantile of `hist` with its order-statistic interval (0 and inf for open ends)."""
+    value = hist.quantile(q)
+    if value is None:
+        raise ValueError("empty histogram")
+    low_rank, high_rank = quantile_ranks(hist.count, q, confidence)
+    low = _at_rank(hist, low_rank) if low_rank is not None else 0.0
+    high = _at_rank(hist, high_rank) if high_rank is not None else math.inf
+    return Interval(value, low, high)
+
+
+def _bonferroni(confidence: float) -> float:
+    return 1.0 - (1.0 - confidence) / 2.0
+
+
+def quantile_ratio(cand: LogHistogram, base: LogHistogram, q: float, confidence: float) -> Interval:
+    """Candidate / baseline q-quantile; each arm's interval at 1 - alpha/2 (Bonferroni)."""
+    each = _bonferroni(confidence)
+    c, b = quantile_interval(cand, q, each), quantile_interval(base, q, each)
+    return Interval(_div(c.value, b.value), _div(c.low, b.high), _div(c.high, b.low))
+
+
+def quantile_delta(cand: LogHistogram, base: LogHistogram, q: float, confidence: float) -> Interval:
+    """Candidate - baseline q-quantile; each arm's interval at 1 - alpha/2 (Bonferroni)."""
+    each = _bonferroni(confidence)
+    c, b = quantile_interval(cand, q, each), quantile_interval(base, q, each)
+    return Interval(c.value - b.value, c.low - b.high, c.high - b.low)
+
+
+def _div(a: float, b: float) -> float:
+    if b == 0.0:
+        return math.inf if a > 0.0 else (math.nan if a == 0.0 else -math.inf)
+    return a / b
+
+
+@dataclass(frozen=True, slots=True)
+class RatioEstimate:
+    """sum(y) / sum(x) over m batches, with the estimator's variance."""
+
+    value: float
+    variance: float
+    batches: int
+
+
+def ratio_estimate(batches: Sequence[tuple[float, float]]) -> RatioEstimate:
+    """Batches are (x, y), e.g. (priced calls, cost USD) per time bucket. Variance of the ratio
+    estimator under cluster sampling: m / (m - 1) · sum((y_i - R x_i)^2) / sum(x)^2."""
+    m = len(batches)
+    sx = sum(x for x, _ in batches)
+    if m < 2 or sx <= 0:
+        raise ValueError(f"need at least 2 batches with x > 0, got {m}")
+    r = sum(y for _, y in batches) / sx
+    residuals = sum((y - r * x) ** 2 for x, y in batches)
+    return RatioEstimate(r, m / (m - 1) * residuals / sx**2, m)
+
+
+def ratio_interval(est: RatioEstimate, confidence: float, scale: float = 1.0) -> Interval:
+    """est.value · scale with its t interval (scale = 1000: cost per 1k requests)."""
+    half = t_value(confidence, est.batches - 1) * math.sqrt(est.variance)
+    return Interval(est.value * scale, (est.value - half) * scale, (est.value + half) * scale)
+
+
+def ratio_of_ratios(cand: RatioEstimate, base: RatioEstimate, confidence: float) -> Interval:
+    """cand / base by the delta method on the log scale (a ratio's interval is lopsided), with
+    the smaller arm's degrees of freedom. Both estimates must be > 0."""
+    if cand.value <= 0 or base.value <= 0:
+        raise ValueError("a ratio needs both estimates > 0")
+    se = math.sqrt(cand.variance / cand.value**2 + base.variance / base.value**2)
+    half = t_value(confidence, min(cand.batches, base.batches) - 1) * se
+    log_ratio = math.log(cand.value / base.value)
+    return Interval(math.exp(log_ratio), math.exp(log_ratio - half), math.exp(log_ratio + half))
+
+
+def difference_of_ratios(
+    cand: RatioEstimate, base: RatioEstimate, confidence: float, scale: float = 1.0
+) -> Interval:
+    """(cand - base) · scale with the smaller arm's degrees of freedom."""
+    half = t_value(confidence, min(cand.batches, base.batches) - 1) * math.sqrt(
+        cand.variance + base.variance
+    )
+    d = cand.value - base.value
+    return Interval(d * scale, (d - half) * scale, (d + half) * scale)

@@ -1,0 +1,308 @@
+"""decide(): one table row per transition of the state machine."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+
+import pytest
+
+from rollout.config.plan import Plan, Shadow
+from rollout.decide import (
+    Decision,
+    RolloutState,
+    decide,
+    gate_approval,
+    resume_phase,
+    stage_approval,
+)
+from rollout.histogram import LogHistogram
+from rollout.snapshot import Snapshot, WindowSnapshot
+
+
+def _arm(errors: int = 10, refusals: int = 0, n: int = 5000, seed: int = 1) -> Snapshot:
+    rng, h = random.Random(seed), LogHistogram()
+    for _ in range(n):
+        h.add(rng.lognormvariate(-1.0, 0.4))
+    return Snapshot(requests=n, errors=errors, refusals=refusals, duration=h)
+
+
+BASE = _arm(seed=1)
+GOOD = WindowSnapshot(baseline=BASE, candidate=_arm(seed=2), shadow=_arm(seed=3))
+ERRORS = WindowSnapshot(baseline=BASE, candidate=_arm(errors=250, seed=2))
+REFUSALS = WindowSnapshot(baseline=BASE, candidate=_arm(refusals=400, seed=2))
+CATASTROPHE = WindowSnapshot(baseline=BASE, candidate=Snapshot(requests=5, errors=5))
+EMPTY = WindowSnapshot()
+
+PLAN = Plan(min_duration=60, min_requests=100, bake_time=120, approve_before=[50])
+SHADOW_PLAN = Plan(shadow=Shadow(duration=30, min_requests=100))
+
+
+def _at(phase: str, stage: int = 0, **more: object) -> RolloutState:
+    weight = more.pop("weight", PLAN.stages[stage].percent / 100 if phase != "pending" else 0.0)
+    return RolloutState(version="v1", phase=phase, stage=stage, weight=weight, since=0.0, **more)  # type: ignore[arg-type]
+
+
+# (name, plan, state, snapshot, now, action, phase, stage, weight)
+ROWS = [
+    ("start", PLAN, _at("pending"), EMPTY, 5, "promote", "ramping", 0, 0.01),
+    ("start into shadow", SHADOW_PLAN, _at("pending"), EMPTY, 5, "promote", "shadow", 0, 0.0),
+    (
+        "start waits for approval",
+        Plan(approve_before=[1]),
+        _at("pending"),
+        EMPTY,
+        5,
+        "await_approval",
+        "awaiting_approval",
+        0,
+        0.0,
+    ),
+    ("too early", PLAN, _at("ramping"), GOOD, 30, "hold", "ramping", 0, 0.01),
+    ("promote", PLAN, _at("ramping"), GOOD, 100, "promote", "ramping", 1, 0.05),
+    ("no data never promotes", PLAN, _at("ramping"), EMPTY, 100, "hold", "ramping", 0, 0.01),
+    (
+        "approval before 50",
+        PLAN,
+        _at("ramping", 2),
+        GOOD,
+        100,
+        "await_approval",
+        "awaiting_approval",
+        2,
+        0.25,
+    ),
+    (
+        "still waiting",
+        PLAN,
+        _at("awaiting_approval", 2, awaiting=stage_approval(50)),
+        GOOD,
+        100,
+        "await_approval",
+        "awaiting_approval",
+        2,
+        0.25,
+    ),
+    (
+        "approved",
+        PLAN,
+        _at("awaiting_approval", 2, awaiting="stage:50", approvals=frozenset({"stage:50"})),
+        GOOD,
+        100,
+        "promote",
+        "ramping",
+        3,
+        0.5,
+    ),
+    ("to 100 bakes", PLAN, _at("ramping", 3), GOOD, 100, "promote", "baking", 4, 1.0),
+    ("baking", PLAN, _at("baking", 4), GOOD, 100, "hold", "baking", 4, 1.0),
+    ("baked", PLAN, _at("baking", 4), GOOD, 130, "complete", "complete", 4, 1.0),
+    ("one failing look holds", PLAN, _at("ramping", 1), ERRORS, 100, "hold", "ramping", 1, 0.05),
+    (
+        "second failing look rolls back",
+        PLAN,
+        _at("ramping", 1, failures={"error_rate": 1}),
+        ERRORS,
+        100,
+        "roll_back",
+        "rolled_back",
+        1,
+        0.0,
+    ),
+    (
+        "catastrophe at once",
+        PLAN,
+        _at("ramping"),
+        CATASTROPHE,
+        1,
+        "roll_back",
+        "rolled_back",
+        0,
+        0.0,
+    ),
+    (
+        "secondary failure asks",
+        PLAN,
+        _at("ramping", 1),
+        REFUSALS,
+        100,
+        "await_approval",
+        "awaiting_approval",
+        1,
+        0.05,
+    ),
+    (
+        "accepted secondary failure",
+        PLAN,
+        _at("ramping", 1, approvals=frozenset({gate_approval("refusal_rate")})),
+        REFUSALS,
+        100,
+        "promote",
+        "ramping",
+        2,
+        0.25,
+    ),
+    (
+        "approved gate resumes",
+        PLAN,
+        _at(
+            "awaiting_approval",
+            1,
+            awaiting="gate:refusal_rate",
+            approvals=frozenset({"gate:refusal_rate"}),
+        ),
+        REFUSALS,
+        100,
+        "promote",
+        "ramping",
+        2,
+        0.25,
+    ),
+    ("paused holds", PLAN, _at("paused", 1), GOOD, 100, "hold", "paused", 1, 0.05),
+    (
+        "paused still rolls back",
+        PLAN,
+        _at("paused", 1),
+        CATASTROPHE,
+        100,
+        "roll_back",
+        "rolled_back",
+        1,
+        0.0,
+    ),
+    ("terminal", PLAN, _at("rolled_back", weight=0.0), GOOD, 100, "hold", "rolled_back", 0, 0.0),
+    ("complete", PLAN, _at("complete", 4), GOOD, 100, "hold", "complete", 4, 1.0),
+    (
+        "shadow too early",
+        SHADOW_PLAN,
+        _at("shadow", weight=0.0),
+        GOOD,
+        10,
+        "hold",
+        "shadow",
+        0,
+        0.0,
+    ),
+    (
+        "shadow passes",
+        SHADOW_PLAN,
+        _at("shadow", weight=0.0),
+        GOOD,
+        40,
+        "promote",
+        "ramping",
+        0,
+        0.01,
+    ),
+    (
+        "shadow catastrophe",
+        SHADOW_PLAN,
+        _at("shadow", weight=0.0),
+        WindowSnapshot(baseline=BASE, shadow=Snapshot(requests=9, errors=9)),
+        10,
+        "roll_back",
+        "rolled_back",
+        0,
+        0.0,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "snap", "now", "action", "phase", "stage", "weight"),
+    [row[1:] for row in ROWS],
+    ids=[row[0] for row in ROWS],
+)
+def test_transitions(
+    plan: Plan,
+    state: RolloutState,
+    snap: WindowSnapshot,
+    now: float,
+    action: str,
+    phase: str,
+    stage: int,
+    weight: float,
+) -> None:
+    decision = decide(plan, state, snap, now)
+    after = decision.state
+    assert (decision.action, after.phase, after.stage, after.weight) == (
+        action,
+        phase,
+        stage,
+        weight,
+    ), decision.reasons
+    assert decision.reasons  # every decision says why
+    assert after.version == state.version
+
+
+def _decide(state: RolloutState, snap: WindowSnapshot = GOOD, now: float = 100) -> Decision:
+    return decide(PLAN, state, snap, now)
+
+
+def test_a_promotion_starts_the_stage_clock_and_clears_failures() -> None:
+    after = _decide(_at("ramping", failures={"error_rate": 0})).state
+    assert (after.since, after.failures) == (100, {})
+
+
+def test_failing_looks_count_up_and_reset_on_any_other_verdict() -> None:
+    once = _decide(_at("ramping", 1), ERRORS)
+    assert once.state.failures["error_rate"] == 1
+    assert "error_rate failed 1 of 2 looks" in once.reasons[0]
+    again = _decide(once.state, GOOD, now=30)  # too early to promote: a hold
+    assert (again.action, again.state.failures["error_rate"]) == ("hold", 0)
+
+
+def test_rollback_reasons_name_the_gate_and_its_numbers() -> None:
+    decision = _decide(_at("ramping", 1, failures={"error_rate": 1}), ERRORS)
+    assert decision.reasons[0].startswith(
+        "error_rate failed 2 looks: candidate - baseline error_rate"
+    )
+    assert {r.gate for r in decision.gates} == {"error_rate", "latency_p95", "refusal_rate"}
+    assert decision.state.since == 100
+
+
+def test_catastrophe_reason() -> None:
+    decision = _decide(_at("ramping"), CATASTROPHE, now=1)
+    assert decision.reasons == ("catastrophe: 5 of 5 candidate requests failed (100% >= 90%)",)
+
+
+def test_awaiting_a_secondary_gate_names_the_approval_key() -> None:
+    decision = _decide(_at("ramping", 1), REFUSALS)
+    assert decision.state.awaiting == "gate:refusal_rate"
+    assert decision.reasons[0].startswith("secondary gate refusal_rate failed: ")
+
+
+def test_an_accepted_failure_is_named_in_every_decision() -> None:
+    state = _at("ramping", 1, approvals=frozenset({"gate:refusal_rate"}))
+    reasons = _decide(state, REFUSALS).reasons
+    assert reasons[0].startswith("refusal_rate failing, accepted by an approver: ")
+
+
+def test_hold_lists_what_is_missing() -> None:
+    decision = _decide(_at("ramping"), EMPTY, now=30)
+    assert "30s of 60s elapsed" in decision.reasons
+    assert "0 of 100 candidate requests" in decision.reasons
+    assert any(
+        r.startswith("error_rate no_data: candidate has 0 samples") for r in decision.reasons
+    )
+
+
+def test_min_subjects_unknown_holds() -> None:
+    plan = Plan(min_duration=0, min_requests=0, min_subjects=10)
+    decision = decide(plan, _at("ramping"), GOOD, 100)
+    assert (decision.action, decision.reasons) == ("hold", ("unknown of 10 candidate subjects",))
+    counted = replace(GOOD, subjects=12)
+    assert decide(plan, _at("ramping"), counted, 100).action == "promote"
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "phase"),
+    [
+        (PLAN, _at("paused", 1), "ramping"),
+        (PLAN, _at("paused", 4), "baking"),
+        (SHADOW_PLAN, _at("paused", weight=0.0), "shadow"),
+        (PLAN, _at("paused", weight=0.0), "pending"),
+    ],
+)
+def test_resume_phase(plan: Plan, state: RolloutState, phase: str) -> None:
+    assert resume_phase(plan, state) == phase
