@@ -1,0 +1,79 @@
+"""An optional cap on what shadow calls may cost, in US dollars per hour, per rollout.
+
+Sliding hour in one-minute slots: spend is added to the current minute's slot, and the budget is
+the sum of the last 60 slots. So the window is the last 59 to 60 minutes, memory is fixed (60
+floats, however many calls), and `allow` is O(1) except once a minute when the total is summed
+afresh (which also keeps float error from accumulating). A token bucket would be as cheap, but
+its burst plus refill lets up to twice the budget through in one hour; a sliding hour is what
+people mean by "$5 an hour".
+
+The cost of a call is known only when it ends, so calls already in flight when the budget is
+reached still finish and are spent: the overshoot is bounded by the queue's in-flight limit
+times one call's cost. Mirroring resumes by itself once old spend slides out of the hour.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from proxy.shadow.metrics import BUDGET_PAUSED
+
+SLOTS = 60
+SLOT_SECONDS = 60.0
+
+
+class HourlyBudget:
+    def __init__(
+        self, rollout: str, usd_per_hour: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not usd_per_hour > 0:  # also rejects NaN
+            raise ValueError(f"usd_per_hour must be positive, got {usd_per_hour}")
+        self.usd_per_hour = usd_per_hour
+        self._clock = clock
+        self._slots = [0.0] * SLOTS
+        self._minute = math.floor(clock() / SLOT_SECONDS)
+        self._total = 0.0
+        self._gauge = BUDGET_PAUSED.labels(rollout)
+        self._paused = False
+        self._gauge.set(0)
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def spent(self) -> float:
+        """USD spent by shadow calls in the last hour."""
+        self._advance()
+        return self._total
+
+    def allow(self) -> bool:
+        """May another shadow call start? Updates the paused gauge."""
+        self._advance()
+        self._set_paused(self._total >= self.usd_per_hour)
+        return not self._paused
+
+    def spend(self, usd: float | None) -> None:
+        """Record a finished shadow call's cost; None (unpriced) or a nonsense value is ignored,
+        so an unpriced model is not throttled by the budget — docs/shadow.md says so."""
+        if usd is None or not math.isfinite(usd) or usd <= 0:
+            return
+        self._advance()
+        self._slots[self._minute % SLOTS] += usd
+        self._total += usd
+        self._set_paused(self._total >= self.usd_per_hour)
+
+    def _advance(self) -> None:
+        minute = math.floor(self._clock() / SLOT_SECONDS)
+        if minute <= self._minute:  # same minute (or a clock that stepped back: keep the slot)
+            return
+        for m in range(self._minute + 1, min(minute, self._minute + SLOTS) + 1):
+            self._slots[m % SLOTS] = 0.0  # minutes that slid out of the hour
+        self._minute = minute
+        self._total = math.fsum(self._slots)
+
+    def _set_paused(self, paused: bool) -> None:
+        if paused != self._paused:
+            self._paused = paused
+            self._gauge.set(1 if paused else 0)

@@ -1,0 +1,26 @@
+"""Prometheus metrics of shadow traffic's machinery (the shadow calls themselves are counted by
+the per-call metrics under role="shadow")."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+DROPPED = Counter(
+    "llm_rollout_shadow_dropped",
+    "Shadow requests not sent, by reason: queue_full (the queue was at its bound), budget (the "
+    "hourly USD budget is spent), closed (the proxy is shutting down), internal (a bug).",
+    ["rollout", "reason"],
+)
+JOBS = Counter(
+    "llm_rollout_shadow_jobs",
+    "Shadow jobs run to an end, by outcome: ok, timeout (their own time limit), error (raised), "
+    "cancelled (at shutdown).",
+    ["rollout", "outcome"],
+)
+BUDGET_PAUSED = Gauge(
+    "llm_rollout_shadow_budget_paused",
+    "1 while mirroring is paused because the rollout's shadow spend in the last hour reached its "
+    "USD-per-hour budget.",
+    ["rollout"],
+    multiprocess_mode="livemax",
+)
