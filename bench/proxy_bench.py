@@ -94,10 +94,12 @@ class Workload:
 @dataclass(frozen=True)
 class ProxySetup:
     """A proxy configuration under test. `config(provider_port)` returns the config dict
-    (rollout/config/model.py); `listen` is filled in by the harness."""
+    (rollout/config/model.py); `listen` is filled in by the harness. `launcher`: a script in
+    bench/ and its arguments, run with the config path first, instead of `rollout serve`."""
 
     name: str
     config: Callable[[int], dict[str, Any]]
+    launcher: tuple[str, ...] = ()
 
 
 def plain_proxy_config(provider_port: int) -> dict[str, Any]:
@@ -447,15 +449,20 @@ class Bench:
         port = free_port()
         config = setup.config(self.provider_port)
         config["listen"] = {"host": HOST, "port": port}
-        path = self.tmp / f"proxy-{setup.name}.yaml"
+        # A free admin port: several setups may run side by side (the default is fixed).
+        config.setdefault("admin", {"host": HOST, "port": 0})
+        path = self.tmp / f"proxy-{setup.name.replace(' ', '-')}.yaml"
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         if profiled and self.args.profiler == "cprofile":
             argv = [sys.executable, str(BENCH / "profiled_proxy.py"), str(path)]
             argv += [str(RESULTS / "proxy.prof")]
+        elif setup.launcher:
+            script, *options = setup.launcher
+            argv = [sys.executable, str(BENCH / script), str(path), *options]
         else:
             argv = [sys.executable, "-m", "rollout.cli", "--log-level", "warning", "serve"]
             argv += ["--config", str(path)]
-        log = RESULTS / f"proxy-{setup.name}.log"
+        log = RESULTS / f"proxy-{setup.name.replace(' ', '-')}.log"
         proc = Proc(f"proxy[{setup.name}]", argv, PROXY_CORE, log, src=self.proxy_src)
         wait_http(port, "/healthz", proc)
         affinity = os.sched_getaffinity(proc.pid)

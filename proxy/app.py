@@ -29,11 +29,13 @@ from proxy.stages.parse import Parse
 from proxy.stages.record import Record
 from proxy.stages.rewrite import Rewrite
 from proxy.upstream import Upstream
+from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound
 from rollout.flags import FlagSet
 from rollout.pricing import default_price_table
 from rollout.refusal import RefusalDetector
+from rollout.windows import WindowAggregator
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
 
@@ -43,6 +45,7 @@ def build_pipeline(
     upstreams: Mapping[str, Upstream],
     rollouts: Sequence[CompiledRollout] = (),
     runtime: Runtime | None = None,
+    windows: WindowAggregator | None = None,
 ) -> Pipeline:
     """parse -> identify -> flags -> assign -> rewrite -> flag edits -> observe -> forward
     -> conclude -> record [-> mirror]. Stages with nothing to do under this config are left out."""
@@ -63,7 +66,7 @@ def build_pipeline(
     return Pipeline(
         before=[Parse(limit), Identify(rollouts), *rollout_stages, Observe(stream_usage)],
         forward=Forward(limit),
-        after=[Conclude(refusals, prices), Record(ArmMetricsCache())],
+        after=[Conclude(refusals, prices), Record(ArmMetricsCache(), windows)],
     )
 
 
@@ -74,10 +77,16 @@ class Proxy:
         self.router = Router(config.routes, self.upstreams)
         rollouts = [compile_rollout(r, self.upstreams) for r in config.rollouts]
         self.runtime: Runtime | None = None
+        self.flusher: WindowFlusher | None = None
+        windows = None
         if config.rollouts or config.flags:
             store = open_configured_store(config.store, environ)
             self.runtime = Runtime(rollouts, FlagSet(config.flags), store)
-        self.pipeline = build_pipeline(config, self.upstreams, rollouts, self.runtime)
+        if self.runtime is not None and rollouts:
+            # Per-arm counts and latency histograms for the controller, one flush a second.
+            windows = WindowAggregator()
+            self.flusher = WindowFlusher(self.runtime.store.metrics, windows)
+        self.pipeline = build_pipeline(config, self.upstreams, rollouts, self.runtime, windows)
         self.max_body_bytes = config.limits.max_body_bytes
         self.started = False
 
@@ -94,10 +103,14 @@ class Proxy:
             await upstream.start()
         if self.runtime is not None:
             await self.runtime.start()
+        if self.flusher is not None:
+            self.flusher.start()
         self.started = True
 
     async def close(self) -> None:
         self.started = False
+        if self.flusher is not None:
+            await self.flusher.stop()
         if self.runtime is not None:
             await self.runtime.stop()
             await self.runtime.store.close()

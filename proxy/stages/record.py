@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from time import time
+
 from prometheus_client import Histogram
 
 from proxy.exchange import Exchange
 from proxy.metrics import OVERHEAD, ArmMetricsCache
+from rollout.windows import CallSample, WindowAggregator
 
 
 class Record:
     name = "record"
 
-    def __init__(self, metrics: ArmMetricsCache) -> None:
+    def __init__(self, metrics: ArmMetricsCache, windows: WindowAggregator | None = None) -> None:
         self.metrics = metrics
+        self.windows = windows  # None: no rollouts to report to a controller
         self._overhead: dict[str, Histogram] = {}  # bound children per provider
 
     async def __call__(self, ex: Exchange) -> None:
@@ -32,6 +36,9 @@ class Record:
             if child is None:
                 child = self._overhead[provider] = OVERHEAD.labels(provider)
             child.observe(overhead)
+        if ex.rollout and self.windows is not None and kind != "denied":
+            # A flag's deny never reached an arm: it says nothing about the arm's health.
+            self.windows.add(ex.rollout, ex.arm, ex.role, call_sample(ex, kind), time())
         obs = ex.observation
         if obs is None:
             return
@@ -56,6 +63,27 @@ class Record:
             m.refusal(ex.refusal).inc()
         if ex.json_result is not None:
             m.json_check(ex.json_result).inc()
+
+
+def call_sample(ex: Exchange, kind: str | None) -> CallSample:
+    """What the controller's windows keep of one exchange."""
+    sample = CallSample(ex.duration, error=kind, json_result=ex.json_result, cost_usd=ex.cost_usd)
+    sample.refusal = ex.refusal is not None
+    obs = ex.observation
+    if obs is None:
+        return sample
+    if ex.stream and obs.first_token_at is not None:
+        sample.ttft = obs.first_token_at - ex.started
+    usage = obs.usage
+    if usage is not None:
+        sample.had_usage = True
+        # All input the arm sent, however billed: a prompt change shows here, while cache
+        # hits and misses show in the cost.
+        sample.input_tokens = (
+            usage.input_tokens + usage.cached_input_tokens + usage.cache_write_tokens
+        )
+        sample.output_tokens = usage.output_tokens
+    return sample
 
 
 def error_kind(ex: Exchange) -> str | None:
