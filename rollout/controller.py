@@ -1,0 +1,154 @@
+"""The controller: looks at every rollout once per evaluation interval, decides, applies.
+
+One look at a rollout: read its state document (a version the document does not know starts
+pending), read the metric windows since its stage began, `decide()`, `apply()`. Only the holder
+of the leader lock looks; the lock is renewed on every step, so run() must step well within the
+lock's ttl, and a standby takes over within a ttl when the leader dies.
+
+The controller makes no decision while the store is down: a StoreError skips the step (logged),
+and the next step tries again. Nothing is kept in memory that a restart would need: the phase,
+stage, clock and failure counts are in the state document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from rollout.apply import apply, controller_state
+from rollout.config.plan import Plan
+from rollout.config.rollouts import Rollout
+from rollout.decide import TERMINAL, Decision, RolloutState, decide
+from rollout.errors import StoreError
+from rollout.live_state import initial_state, state_key
+from rollout.operations import ChangeConflict
+from rollout.snapshot import WindowSnapshot, window_snapshot
+from rollout.store import Store
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "controller"
+DEFAULT_LOCK_TTL = 5.0  # seconds: how soon a standby takes over from a dead leader
+
+
+def default_owner() -> str:
+    """Unique per process, and readable when someone asks who holds the lock."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Controller:
+    def __init__(
+        self,
+        store: Store,
+        rollouts_config: Sequence[Rollout],
+        clock: Callable[[], float] = time.time,
+        owner: str | None = None,
+        *,
+        lock_ttl: float = DEFAULT_LOCK_TTL,
+    ) -> None:
+        self.store = store
+        # Replace this attribute to swap in a reloaded config: the next step uses it.
+        self.rollouts: Sequence[Rollout] = rollouts_config
+        self.clock = clock
+        self.owner = owner or default_owner()
+        self.lock_ttl = lock_ttl
+        self.is_leader = False
+        self._last_look: dict[str, float] = {}
+
+    async def step(self) -> dict[str, Decision]:
+        """One pass: every rollout whose evaluation interval has passed is looked at. Returns
+        the decisions made (none when another controller leads). Raises StoreError."""
+        leader = await self.store.leader.acquire(LOCK_NAME, self.owner, self.lock_ttl)
+        if not leader:
+            # A new leadership starts with fresh looks: the other leader's are not ours to time.
+            self.is_leader, self._last_look = False, {}
+            return {}
+        if not self.is_leader:
+            log.info("controller %s is the leader", self.owner)
+        self.is_leader = True
+        decisions: dict[str, Decision] = {}
+        for rollout in list(self.rollouts):
+            now = self.clock()
+            last = self._last_look.get(rollout.name)
+            if last is not None and now - last < rollout.plan.evaluation_interval:
+                continue
+            decision = await self._look(rollout, now)
+            if decision is not None:
+                decisions[rollout.name] = decision
+            self._last_look[rollout.name] = now
+        return decisions
+
+    async def _look(self, rollout: Rollout, now: float) -> Decision | None:
+        doc, _ = await self.store.documents.read(state_key(rollout.name))
+        try:
+            state = current_state(doc, rollout.version, rollout.plan)
+        except ValueError as exc:
+            # Acting on a state we cannot read could undo what a person did: leave it to them.
+            log.error("rollout %s: unreadable state document, not deciding: %s", rollout.name, exc)
+            return None
+        snap = await self._window(rollout.name, state, now)
+        decision = decide(rollout.plan, state, snap, now)
+        default = initial_state(rollout.weight, rollout.killed)
+        try:
+            changed = await apply(
+                self.store, rollout.name, rollout.version, decision, default=default
+            )
+        except ChangeConflict as exc:  # others kept writing the document: look again next time
+            log.warning("rollout %s: decision not applied: %s", rollout.name, exc)
+            return None
+        if changed:
+            log.info(
+                "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)
+            )
+        return decision
+
+    async def _window(self, name: str, state: RolloutState, now: float) -> WindowSnapshot:
+        """The metric buckets since the stage (or phase) began. A bucket that started before
+        holds traffic of the previous weight, so it is left out."""
+        if state.phase == "pending" or state.phase in TERMINAL:
+            return WindowSnapshot()  # decide() reads no metrics there
+        start = math.ceil(state.since)
+        buckets = await self.store.metrics.read(name, start, math.floor(now) + 1)
+        return window_snapshot([buckets[b] for b in sorted(buckets)])
+
+    async def run(self, interval: float = 1.0) -> None:
+        """Step every `interval` seconds until cancelled; never stops on a store outage."""
+        if interval >= self.lock_ttl:
+            raise ValueError(
+                f"interval {interval}s must be shorter than the lock ttl {self.lock_ttl}s"
+            )
+        while True:
+            try:
+                await self.step()
+            except StoreError as exc:
+                self.is_leader = False
+                log.warning("store unavailable, no decision this time: %s", exc)
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        """Hand the lead over at once (a standby need not wait for the ttl)."""
+        if self.is_leader:
+            self.is_leader = False
+            await self.store.leader.release(LOCK_NAME, self.owner)
+
+
+def current_state(doc: dict[str, Any] | None, version: str, plan: Plan) -> RolloutState:
+    """The controller's state of `version`: stored, or a fresh start. A stage index that no
+    longer matches the weight (the stage list was edited) is mapped onto the new list."""
+    stored = controller_state(doc, version)
+    if stored is None:
+        return RolloutState(version=version)
+    index = stored.stage
+    if stored.weight > 0 and (
+        index >= len(plan.stages) or plan.stages[index].percent / 100.0 != stored.weight
+    ):
+        index = plan.stage_for_weight(stored.weight)
+    return replace(stored, stage=index)

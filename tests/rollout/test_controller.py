@@ -1,0 +1,218 @@
+"""The controller end to end on the store: synthetic metric windows in, state documents and audit
+entries out. Runs against the embedded store and a real Redis, with an injectable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rollout.config.plan import Plan
+from rollout.config.rollouts import Rollout
+from rollout.controller import Controller, current_state
+from rollout.errors import StoreError
+from rollout.live_state import state_key
+from rollout.store import Store, open_store
+from rollout.windows import CallSample, WindowAggregator
+
+T0 = 1_000_000.0  # a multiple of the bucket size: one look's traffic fills one bucket
+INTERVAL = 10.0
+PLAN = Plan(min_duration=INTERVAL, min_requests=500, evaluation_interval=INTERVAL, bake_time=10)
+ROLLOUT = Rollout.model_validate({"name": "summarise", "candidate": {"model": "m2"}, "plan": PLAN})
+KEY = state_key(ROLLOUT.name)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
+    opened = open_store(url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:")
+    yield opened
+    await opened.close()
+
+
+async def traffic(store: Store, start: float, error_every: int | None, n: int = 1000) -> None:
+    """`n` calls per arm over one interval; the candidate fails one call in `error_every`. At
+    100% there is no baseline left to call."""
+    doc, _ = await store.documents.read(KEY)
+    arms = ["candidate"] if doc and doc["weight"] >= 1.0 else ["baseline", "candidate"]
+    agg = WindowAggregator(bucket_seconds=int(INTERVAL))
+    for i in range(n):
+        for arm in arms:
+            fails = arm == "candidate" and error_every is not None and i % error_every == 0
+            error = "upstream_5xx" if fails else None
+            sample = CallSample(duration=0.5 + (i % 100) / 100, error=error)
+            agg.add(ROLLOUT.name, arm, "live", sample, start + i * INTERVAL / n)
+    for (rollout, bucket), fields in agg.drain().items():
+        await store.metrics.add(rollout, bucket, fields)
+
+
+async def ramp(ctl: Controller, clock: Clock, error_every: int | None, looks: int) -> list[Any]:
+    """Look, send one interval of traffic, move the clock on; (action, weight) per look."""
+    seen = []
+    for _ in range(looks):
+        decision = (await ctl.step())[ROLLOUT.name]
+        seen.append((decision.action, decision.state.weight))
+        if decision.state.phase in ("complete", "rolled_back"):
+            break
+        await traffic(ctl.store, clock.now, error_every)
+        clock.now += INTERVAL
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("error_every", "expected"),
+    [
+        (  # as good as the baseline: stage by stage to 100, baked, complete
+            None,
+            [
+                ("promote", 0.01),
+                ("promote", 0.05),
+                ("promote", 0.25),
+                ("promote", 0.5),
+                ("promote", 1.0),
+                ("complete", 1.0),
+            ],
+        ),
+        # 10% errors: the first failing look holds, the second rolls back
+        (10, [("promote", 0.01), ("hold", 0.01), ("roll_back", 0.0)]),
+        # every call failing: rolled back on the first look, no second look needed
+        (1, [("promote", 0.01), ("roll_back", 0.0)]),
+    ],
+    ids=["good", "errors", "catastrophe"],
+)
+async def test_a_ramp(store: Store, error_every: int | None, expected: list[Any]) -> None:
+    clock = Clock()
+    assert await ramp(Controller(store, [ROLLOUT], clock), clock, error_every, 10) == expected
+    doc, _ = await store.documents.read(KEY)
+    entries = await store.audit.read(ROLLOUT.name)
+    assert [e["action"] for e in entries] == [action for action, _ in expected]
+    assert (doc["weight"], doc["phase"]) == (expected[-1][1], entries[-1]["after"]["phase"])
+    assert doc["epoch"] == (1 if expected[-1][0] == "roll_back" else 0)
+
+
+async def test_a_rollback_says_why_with_numbers(store: Store) -> None:
+    clock = Clock()
+    await ramp(Controller(store, [ROLLOUT], clock), clock, 10, 10)
+    entry = (await store.audit.read(ROLLOUT.name))[-1]
+    assert entry["action"] == "roll_back"
+    assert entry["reason"].startswith("error_rate failed 2 looks: candidate - baseline error_rate")
+    gate = next(g for g in entry["gates"] if g["gate"] == "error_rate")
+    assert (gate["verdict"], gate["candidate"], gate["baseline"]) == ("fail", 0.1, 0.0)
+    assert gate["samples"] == [2000, 2000] and gate["rollback_interval"]["low"] > 0.01
+    assert entry["version"] == ROLLOUT.version
+
+
+async def test_a_new_controller_resumes_where_the_old_one_stopped(store: Store) -> None:
+    clock = Clock()
+    first = Controller(store, [ROLLOUT], clock, owner="first")
+    assert await ramp(first, clock, None, 2) == [("promote", 0.01), ("promote", 0.05)]
+    await first.close()
+    # ramp() sent the 5% stage's traffic and moved the clock on: the next look promotes.
+    second = Controller(store, [ROLLOUT], clock, owner="second")
+    assert (await second.step())[ROLLOUT.name].state.weight == 0.25  # not back to 1%
+    await second.close()
+    # A third, at the same moment over the same window, decides what is already stored.
+    decision = (await Controller(store, [ROLLOUT], clock, owner="third").step())[ROLLOUT.name]
+    assert (decision.action, decision.state.weight) == ("hold", 0.25)
+    assert len(await store.audit.read(ROLLOUT.name)) == 3
+
+
+async def test_looks_once_per_evaluation_interval(store: Store) -> None:
+    clock = Clock()
+    ctl = Controller(store, [ROLLOUT], clock)
+    assert ROLLOUT.name in await ctl.step()
+    clock.now += INTERVAL - 1
+    assert await ctl.step() == {}
+    clock.now += 1
+    assert ROLLOUT.name in await ctl.step()
+
+
+async def test_an_unreadable_state_document_is_left_alone(store: Store) -> None:
+    bad = {"version": ROLLOUT.version, "weight": 0.05, "phase": "ramping", "failures": "many"}
+    await store.documents.write(KEY, bad, 0)
+    assert await Controller(store, [ROLLOUT], Clock()).step() == {}
+    assert await store.documents.read(KEY) == (bad, 1)
+
+
+async def test_two_controllers_on_one_redis_only_the_leader_acts(
+    redis_server: Any, tmp_path: Path
+) -> None:
+    prefix = f"t{uuid.uuid4().hex[:10]}:"
+    stores = [open_store(redis_server.url, tmp_path, key_prefix=prefix) for _ in range(2)]
+    clock = Clock()
+    a = Controller(stores[0], [ROLLOUT], clock, owner="a", lock_ttl=0.5)
+    b = Controller(stores[1], [ROLLOUT], clock, owner="b", lock_ttl=0.5)
+    try:
+        acted = [await a.step(), await b.step()]
+        assert [bool(d) for d in acted] == [True, False] and not b.is_leader
+        assert len(await stores[0].audit.read(ROLLOUT.name)) == 1
+        await asyncio.sleep(0.7)  # the leader died (stopped renewing): the lock runs out
+        clock.now += INTERVAL
+        assert ROLLOUT.name in await b.step()
+        assert await a.step() == {} and not a.is_leader
+    finally:
+        for s in stores:
+            await s.close()
+
+
+class FlakyLeader:
+    """The store's leader lock, failing the first `failures` calls as a down store does."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self.inner, self.failures, self.calls = inner, failures, 0
+
+    async def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise StoreError("store down")
+        return await self.inner.acquire(name, owner, ttl_seconds)
+
+
+async def test_run_survives_a_store_outage(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    flaky = FlakyLeader(store.leader, failures=3)
+    store.leader = flaky  # type: ignore[misc]
+    task = asyncio.create_task(Controller(store, [ROLLOUT], Clock()).run(interval=0.01))
+    try:
+        for _ in range(200):
+            if (await store.documents.read(KEY))[0] is not None:
+                break
+            await asyncio.sleep(0.01)
+        assert not task.done() and flaky.calls > 3
+        assert (await store.documents.read(KEY))[0]["weight"] == 0.01
+    finally:
+        task.cancel()
+        await store.close()
+
+
+@pytest.mark.parametrize(
+    ("stages", "stored_stage", "weight", "expected"),
+    [
+        ([1, 5, 25, 50, 100], 2, 0.25, 2),  # unchanged plan: unchanged stage
+        ([10, 50, 100], 2, 0.25, 0),  # edited: the highest new stage at or below 25%
+        ([1, 25, 100], 3, 0.5, 1),  # the stored index is past the new list's end
+        ([5, 100], 0, 0.0, 0),  # nothing served yet
+    ],
+)
+def test_an_edited_stage_list_keeps_progress(
+    stages: list[float], stored_stage: int, weight: float, expected: int
+) -> None:
+    doc = {"version": "v", "weight": weight, "phase": "ramping", "stage": stored_stage}
+    assert current_state(doc, "v", Plan(stages=stages)).stage == expected
+
+
+def test_a_fresh_version_starts_pending() -> None:
+    doc = {"version": "old", "weight": 0.5, "phase": "baking", "stage": 4}
+    assert current_state(doc, "new", PLAN).phase == "pending"
