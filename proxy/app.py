@@ -6,6 +6,8 @@ every microsecond on this path is paid on every LLM call.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 
@@ -14,7 +16,6 @@ from aiohttp import web
 from proxy import metrics
 from proxy.cohorts.compiled import CompiledRollout, compile_rollout
 from proxy.cohorts.runtime import Runtime
-from proxy.cohorts.store_config import open_configured_store
 from proxy.error_response import error_response, guess_api_kind
 from proxy.exchange import Exchange
 from proxy.metrics import ArmMetricsCache
@@ -31,10 +32,12 @@ from proxy.stages.rewrite import Rewrite
 from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
-from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound
+from rollout.controller import Controller
+from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
 from rollout.flags import FlagSet
 from rollout.pricing import default_price_table
 from rollout.refusal import RefusalDetector
+from rollout.store.from_config import open_configured_store
 from rollout.windows import WindowAggregator
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
@@ -87,6 +90,12 @@ class Proxy:
             windows = WindowAggregator()
             self.flusher = WindowFlusher(self.runtime.store.metrics, windows)
         self.pipeline = build_pipeline(config, self.upstreams, rollouts, self.runtime, windows)
+        # Rollouts with an automatic plan are ramped by a controller in this process; with
+        # several replicas on Redis, the leader lock lets one of them act.
+        self.controller: Controller | None = None
+        self._controller_task: asyncio.Task[None] | None = None
+        if self.runtime is not None and any(r.plan.automatic for r in config.rollouts):
+            self.controller = Controller(self.runtime.store, config.rollouts)
         self.max_body_bytes = config.limits.max_body_bytes
         self.started = False
 
@@ -105,10 +114,18 @@ class Proxy:
             await self.runtime.start()
         if self.flusher is not None:
             self.flusher.start()
+        if self.controller is not None:
+            self._controller_task = asyncio.create_task(self.controller.run(1.0))
         self.started = True
 
     async def close(self) -> None:
         self.started = False
+        if self._controller_task is not None:
+            self._controller_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._controller_task
+            with contextlib.suppress(StoreError):  # the lock then expires by itself
+                await self.controller.close()  # type: ignore[union-attr]
         if self.flusher is not None:
             await self.flusher.stop()
         if self.runtime is not None:

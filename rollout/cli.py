@@ -7,14 +7,17 @@ they import `proxy` lazily, inside the command; everything else in `rollout` sta
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
 
 from rollout.config import Config, load_config, missing_credentials
-from rollout.errors import ConfigError
+from rollout.errors import ConfigError, RolloutError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,6 +38,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", required=True, help="YAML config file")
     serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
     serve.set_defaults(command=_serve)
+
+    controller = sub.add_parser(
+        "controller", help="ramp automatic rollouts (a process of its own; needs Redis)"
+    )
+    controller.add_argument("--config", required=True, help="YAML config file")
+    controller.add_argument("--interval", type=float, default=1.0, help="seconds between steps")
+    controller.set_defaults(command=_controller)
 
     check = sub.add_parser("check-config", help="validate a config file; exit 1 if invalid")
     check.add_argument("file")
@@ -83,6 +93,42 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     serve(config, workers=args.workers)
     return 0
+
+
+def _controller(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if not (config.store.redis_url or config.store.redis_url_env):
+        print(
+            "the controller process needs a shared store (store.redis_url); with the embedded"
+            " store it runs inside `rollout serve`",
+            file=sys.stderr,
+        )
+        return 1
+    if not any(r.plan.automatic for r in config.rollouts):
+        print("no rollout has an automatic plan (plan: {automatic: true})", file=sys.stderr)
+        return 1
+    asyncio.run(_run_controller(config, args.interval))
+    return 0
+
+
+async def _run_controller(config: Config, interval: float) -> None:
+    from rollout.controller import Controller
+    from rollout.store.from_config import open_configured_store
+
+    store = open_configured_store(config.store)
+    controller = Controller(store, config.rollouts)
+    task = asyncio.create_task(controller.run(interval))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    with contextlib.suppress(RolloutError):
+        await controller.close()
+    await store.close()
 
 
 def _demo(args: argparse.Namespace) -> int:

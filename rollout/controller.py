@@ -76,6 +76,8 @@ class Controller:
         self.is_leader = True
         decisions: dict[str, Decision] = {}
         for rollout in list(self.rollouts):
+            if not rollout.plan.automatic:
+                continue  # steered by hand (config weight, admin API)
             now = self.clock()
             last = self._last_look.get(rollout.name)
             if last is not None and now - last < rollout.plan.evaluation_interval:
@@ -131,6 +133,8 @@ class Controller:
             except StoreError as exc:
                 self.is_leader = False
                 log.warning("store unavailable, no decision this time: %s", exc)
+            except Exception:  # a bug in one look must not end every later one
+                log.exception("controller step failed")
             await asyncio.sleep(interval)
 
     async def close(self) -> None:

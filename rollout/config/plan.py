@@ -248,6 +248,9 @@ DEFAULT_STAGES = (1.0, 5.0, 25.0, 50.0, 100.0)
 
 
 class Plan(Strict):
+    # The controller ramps this rollout through the stages and gates, and rolls it back by
+    # itself. Off (the default): the weight is whatever the config or the admin API sets.
+    automatic: bool = False
     stages: list[Stage] = [Stage(percent=p) for p in DEFAULT_STAGES]
     min_duration: float = Field(default=300.0, ge=0.0)  # seconds, per stage unless it says
     min_requests: int = Field(default=200, ge=0)

@@ -21,7 +21,13 @@ from rollout.windows import CallSample, WindowAggregator
 
 T0 = 1_000_000.0  # a multiple of the bucket size: one look's traffic fills one bucket
 INTERVAL = 10.0
-PLAN = Plan(min_duration=INTERVAL, min_requests=500, evaluation_interval=INTERVAL, bake_time=10)
+PLAN = Plan(
+    automatic=True,
+    min_duration=INTERVAL,
+    min_requests=500,
+    evaluation_interval=INTERVAL,
+    bake_time=10,
+)
 ROLLOUT = Rollout.model_validate({"name": "summarise", "candidate": {"model": "m2"}, "plan": PLAN})
 KEY = state_key(ROLLOUT.name)
 
@@ -216,3 +222,10 @@ def test_an_edited_stage_list_keeps_progress(
 def test_a_fresh_version_starts_pending() -> None:
     doc = {"version": "old", "weight": 0.5, "phase": "baking", "stage": 4}
     assert current_state(doc, "new", PLAN).phase == "pending"
+
+
+async def test_rollouts_without_an_automatic_plan_are_left_alone(store: Store) -> None:
+    manual = Rollout.model_validate({"name": "by-hand", "weight": 0.5, "candidate": {"model": "x"}})
+    ctl = Controller(store, [manual], clock=Clock())
+    assert await ctl.step() == {}
+    assert await store.documents.read(state_key("by-hand")) == (None, 0)
