@@ -76,6 +76,8 @@ def mover_difference(
     d = c.value - ratio * b.value
     low = d - math.hypot(c.value - c.low, ratio * (b.high - b.value))
     high = d + math.hypot(c.high - c.value, ratio * (b.value - b.low))
+    if ratio == 1.0:  # a difference of proportions: clamp float noise (1.0000000000000002)
+        low, high = max(-1.0, low), min(1.0, high)
     return Interval(d, low, high)
 
 

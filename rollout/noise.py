@@ -90,9 +90,7 @@ def _rate(hits: int, trials: int, confidence: float) -> Interval | None:
 
 
 def _difference(c: tuple[int, int], n: tuple[int, int], confidence: float) -> Interval:
-    d = mover_difference(c, n, confidence)
-    # Clamp float noise: a difference of proportions lies in [-1, 1] by definition.
-    return Interval(d.value, max(-1.0, d.low), min(1.0, d.high))
+    return mover_difference(c, n, confidence)
 
 
 def report(noise: Tally, candidate: Tally, confidence: float = 0.95) -> dict[str, NoiseReport]:
