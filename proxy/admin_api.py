@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,11 +44,11 @@ def add_admin_api(
 ) -> None:
     token = environ.get(token_env, "")
     guard = _authorised(token, token_env)
-    app.router.add_get("/v1/rollouts", lambda _: _rollouts(runtime))
-    app.router.add_post("/v1/rollouts/{name}", guard(lambda r: _change_rollout(r, runtime)))
-    app.router.add_post("/v1/rollouts/{name}/rollback", guard(lambda r: _rollback(r, runtime)))
-    app.router.add_post("/v1/flags/{name}", guard(lambda r: _change_flag(r, runtime)))
-    app.router.add_get("/v1/audit", lambda r: _audit(r, runtime))
+    app.router.add_get("/v1/rollouts", partial(_rollouts, runtime=runtime))
+    app.router.add_post("/v1/rollouts/{name}", guard(partial(_change_rollout, runtime=runtime)))
+    app.router.add_post("/v1/rollouts/{name}/rollback", guard(partial(_rollback, runtime=runtime)))
+    app.router.add_post("/v1/flags/{name}", guard(partial(_change_flag, runtime=runtime)))
+    app.router.add_get("/v1/audit", partial(_audit, runtime=runtime))
 
 
 def _authorised(token: str, token_env: str) -> Callable[[Handler], Handler]:
@@ -76,7 +77,7 @@ def _authorised(token: str, token_env: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
-async def _rollouts(runtime: Runtime) -> web.Response:
+async def _rollouts(_: web.Request, runtime: Runtime) -> web.Response:
     out = []
     for name, rollout in runtime.rollouts.items():
         state = runtime.state(name)

@@ -79,9 +79,15 @@ class Runtime:
             found = await self.guard.call("documents.read", lambda n=name: docs.read(state_key(n)))
             if found is None:
                 continue  # store down: keep what we knew
+            doc = found[0]
+            if doc is None and self.states[name].from_store:
+                # Known from the store before, gone now: Redis restarted empty, most likely.
+                # Keep what we knew (a kill switch must not lift itself) until someone writes.
+                log.warning("state of rollout %s vanished from the store; keeping it", name)
+                continue
             default = initial_state(rollout.config.weight, rollout.config.killed)
             try:
-                self.states[name] = state_from_doc(found[0], rollout.version, default)
+                self.states[name] = state_from_doc(doc, rollout.version, default)
             except ValueError as exc:
                 log.error("ignoring malformed state of rollout %s: %s", name, exc)
         found = await self.guard.call("documents.read", lambda: docs.read(FLAGS_KEY))
@@ -107,6 +113,7 @@ class Runtime:
     async def _follow_changes(self) -> None:
         async with self.store.notifications.subscribe(CHANGES_CHANNEL) as subscription:
             seen = subscription.resubscribed
+            await self.refresh("subscribed")  # a change made before we listened
             async for _message in subscription:
                 await self.refresh("notification")
                 if subscription.resubscribed != seen:  # messages may have been missed

@@ -3,77 +3,31 @@ summed over both worker processes, and accepted by `promtool check metrics`."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import anthropic
 import openai
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.servers import RunningServer, free_port
+from tests.support.proxy_process import metric_sum, proxy_process, scrape
+from tests.support.servers import RunningServer
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 
 
 @pytest.fixture(scope="module")
 def served(fake: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
-    port, admin = free_port(), free_port()
-    config = tmp_path_factory.mktemp("cfg") / "config.yaml"
-    config.write_text(
-        f"""
-listen: {{port: {port}}}
-admin: {{port: {admin}}}
+    config = f"""
 providers:
   fake-openai: {{base_url: "{fake.url}/v1"}}
   fake-claude: {{kind: anthropic, base_url: "{fake.url}"}}
 routes: [{{prefix: /v1, provider: fake-openai}}, {{prefix: /anthropic, provider: fake-claude}}]
 """
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "rollout.cli", "serve", "--config", str(config), "--workers", "2"],
-        env=env,
-    )
-    try:
-        _wait_ready(f"http://127.0.0.1:{admin}/readyz", process)
-        yield {"url": f"http://127.0.0.1:{port}", "admin": f"http://127.0.0.1:{admin}"}
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _wait_ready(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "rollout serve exited"
-        try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} not ready within 15 s")
-
-
-def _scrape(admin: str) -> str:
-    with urllib.request.urlopen(admin + "/metrics", timeout=5) as resp:
-        return resp.read().decode()
-
-
-def _value(text: str, name: str, **labels: str) -> float:
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
+    with proxy_process(config, tmp_path_factory.mktemp("cfg"), workers=2) as proc:
+        yield {"url": proc.url, "admin": proc.admin_url}
 
 
 def test_metrics_after_sdk_traffic(served: dict) -> None:
@@ -96,26 +50,26 @@ def test_metrics_after_sdk_traffic(served: dict) -> None:
     claude = anthropic.Anthropic(base_url=served["url"] + "/anthropic", api_key="k", max_retries=0)
     message = claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=MESSAGES)
 
-    text = _scrape(served["admin"])
+    text = scrape(served["admin"])
     call = {"rollout": "", "arm": "baseline", "role": "live", "provider": "fake-openai"}
-    assert _value(text, "llm_rollout_requests_total", model="gpt-4o-mini", **call) == 10
-    assert _value(text, "llm_rollout_errors_total", kind="upstream_429", **call) == 1
-    assert _value(text, "llm_rollout_refusals_total", **call) == 1
-    assert _value(text, "llm_rollout_json_checks_total", result="valid", **call) == 1
-    assert _value(text, "llm_rollout_ttft_seconds_count", **call) == 1  # the one stream
-    assert _value(text, "llm_rollout_usage_missing_total", **call) == 0
-    assert _value(text, "llm_rollout_cost_usd_total", **call) > 0
+    assert metric_sum(text, "llm_rollout_requests_total", model="gpt-4o-mini", **call) == 10
+    assert metric_sum(text, "llm_rollout_errors_total", kind="upstream_429", **call) == 1
+    assert metric_sum(text, "llm_rollout_refusals_total", **call) == 1
+    assert metric_sum(text, "llm_rollout_json_checks_total", result="valid", **call) == 1
+    assert metric_sum(text, "llm_rollout_ttft_seconds_count", **call) == 1  # the one stream
+    assert metric_sum(text, "llm_rollout_usage_missing_total", **call) == 0
+    assert metric_sum(text, "llm_rollout_cost_usd_total", **call) > 0
     claude_call = {**call, "provider": "fake-claude", "model": "claude-haiku-4-5"}
-    assert _value(text, "llm_rollout_tokens_total", type="output", **claude_call) == (
+    assert metric_sum(text, "llm_rollout_tokens_total", type="output", **claude_call) == (
         message.usage.output_tokens
     )
-    assert _value(text, "llm_rollout_request_duration_seconds_count", **claude_call) == 1
+    assert metric_sum(text, "llm_rollout_request_duration_seconds_count", **claude_call) == 1
 
 
 def test_promtool_accepts_the_scrape(served: dict, tmp_path: Path) -> None:
     promtool = shutil.which("promtool")
     assert promtool, "promtool missing: install Debian's prometheus package (bash .ci/test does)"
-    text = _scrape(served["admin"])
+    text = scrape(served["admin"])
     result = subprocess.run(
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )
