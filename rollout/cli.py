@@ -16,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 
+from rollout.cli_admin import add_admin_commands
 from rollout.config import Config, load_config, missing_credentials
 from rollout.errors import ConfigError, RolloutError
 
@@ -61,6 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--settings", help="YAML file of behaviour knobs")
     fake.add_argument("--workers", type=int, default=1)
     fake.set_defaults(command=_fake_provider)
+    add_admin_commands(sub)
     return parser
 
 
