@@ -15,3 +15,10 @@ def fake() -> Iterator[RunningServer]:
     """The project's fake LLM provider with default behaviour, one per test module."""
     with serve_in_thread(build_app) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def other() -> Iterator[RunningServer]:
+    """A second fake provider of the same kind, for traffic routed elsewhere."""
+    with serve_in_thread(build_app) as server:
+        yield server

@@ -19,7 +19,7 @@ from multidict import CIMultiDict
 from prometheus_client import REGISTRY
 
 from proxy.exchange import Exchange
-from proxy.fake_provider import RECEIVED, build_app
+from proxy.fake_provider import RECEIVED
 from proxy.stages.flags import FlagEdits, Flags
 from proxy.upstream import Upstream
 from rollout.config import Provider
@@ -27,7 +27,7 @@ from rollout.config.flags import Flag
 from rollout.errors import Denied
 from rollout.flags import FlagSet
 from tests.support.proxy import serve_proxy
-from tests.support.servers import RunningServer, serve_in_thread
+from tests.support.servers import RunningServer
 
 UPSTREAMS = {
     name: Upstream(name, Provider(kind="openai", base_url=f"http://{name}.test/v1"), {})
@@ -265,12 +265,6 @@ async def test_runtime_override_applies_to_the_running_stage() -> None:
 
 
 # --- end to end ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def other() -> Iterator[RunningServer]:
-    with serve_in_thread(build_app) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

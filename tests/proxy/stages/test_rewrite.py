@@ -17,13 +17,13 @@ from aiohttp.test_utils import make_mocked_request
 
 from proxy.cohorts.compiled import CompiledRollout, compile_rollout
 from proxy.exchange import Exchange
-from proxy.fake_provider import RECEIVED, build_app
+from proxy.fake_provider import RECEIVED
 from proxy.stages.rewrite import Rewrite
 from proxy.upstream import Upstream
 from rollout.config import Provider
 from rollout.config.rollouts import Rollout
 from tests.support.proxy import serve_proxy
-from tests.support.servers import RunningServer, serve_in_thread
+from tests.support.servers import RunningServer
 
 UPSTREAMS = {
     name: Upstream(name, Provider(kind="openai", base_url=f"http://{name}.test/v1"), {})
@@ -152,13 +152,6 @@ CACHED = {"type": "ephemeral"}
 def _candidate(model: str, mode: str, temperature: float) -> str:
     prompt = f"{{file: prompts/support.md, mode: {mode}}}"
     return f"{{model: {model}, prompt: {prompt}, params: {{temperature: {temperature}}}}}"
-
-
-@pytest.fixture(scope="module")
-def other() -> Iterator[RunningServer]:
-    """A second provider of the same kind, for a candidate served elsewhere."""
-    with serve_in_thread(build_app) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
