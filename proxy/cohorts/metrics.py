@@ -6,7 +6,15 @@ from prometheus_client import Counter, Gauge
 
 from proxy.metrics import STORE_ERRORS
 
-__all__ = ["ASSIGNMENTS", "KILLED", "STATE_REFRESHES", "STORE_ERRORS", "STORE_UP", "WEIGHT"]
+__all__ = [
+    "ASSIGNMENTS",
+    "KILLED",
+    "PROMPT_NOT_APPLIED",
+    "STATE_REFRESHES",
+    "STORE_ERRORS",
+    "STORE_UP",
+    "WEIGHT",
+]
 
 ASSIGNMENTS = Counter(
     "llm_rollout_assignments",
@@ -30,6 +38,12 @@ STORE_UP = Gauge(
     "llm_rollout_store_up",
     "1 when the last store operation succeeded, 0 while the store is unreachable.",
     multiprocess_mode="livemin",
+)
+PROMPT_NOT_APPLIED = Counter(
+    "llm_rollout_prompt_not_applied",
+    "Governed requests whose arm has a prompt the request's API cannot carry (completions,"
+    " embeddings, a malformed messages list): forwarded without it.",
+    ["rollout", "arm"],
 )
 STATE_REFRESHES = Counter(
     "llm_rollout_state_refreshes",

@@ -6,6 +6,7 @@ so a baseline with nothing set forwards the request untouched.
 
 from __future__ import annotations
 
+from proxy.cohorts.metrics import PROMPT_NOT_APPLIED
 from proxy.exchange import Exchange
 from rollout.variants import apply_model, apply_params, apply_prompt
 
@@ -34,5 +35,6 @@ class Rewrite:
                 changed = True
             else:
                 ex.notes.add("prompt_not_applicable")
+                PROMPT_NOT_APPLIED.labels(rollout.name, ex.arm).inc()
         if changed:
             ex.payload_changed = True

@@ -14,6 +14,7 @@ import anthropic
 import openai
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from prometheus_client import REGISTRY
 
 from proxy.cohorts.compiled import CompiledRollout, compile_rollout
 from proxy.exchange import Exchange
@@ -96,15 +97,22 @@ CASES = [
 ]
 
 
+def _not_applied() -> float:
+    labels = {"rollout": "r", "arm": "candidate"}
+    return REGISTRY.get_sample_value("llm_rollout_prompt_not_applied_total", labels) or 0.0
+
+
 @pytest.mark.parametrize(("variant", "api", "before", "after", "changed", "notes"), CASES)
 async def test_rewrite_applies_the_candidate(
     variant: dict, api: str, before: dict, after: dict, changed: bool, notes: set[str]
 ) -> None:
     ex = _exchange(api, before, _rollout(variant))
+    counted = _not_applied()
     await Rewrite()(ex)
     assert ex.payload == after
     assert ex.payload_changed is changed
     assert ex.notes == notes
+    assert _not_applied() - counted == (1 if notes else 0)
     assert ex.model == after.get("model")
     assert ex.upstream is UPSTREAMS["route-provider"]
 
