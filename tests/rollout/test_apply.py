@@ -52,7 +52,9 @@ def roll_back(before: RolloutState) -> Decision:
 @pytest.fixture(params=["embedded", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
-    opened = open_store(url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:")
+    opened = open_store(
+        url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:", timeout=2.0
+    )
     yield opened
     await opened.close()
 

@@ -43,7 +43,9 @@ class Clock:
 @pytest.fixture(params=["embedded", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
-    opened = open_store(url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:")
+    opened = open_store(
+        url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:", timeout=2.0
+    )
     yield opened
     await opened.close()
 
@@ -156,7 +158,9 @@ async def test_two_controllers_on_one_redis_only_the_leader_acts(
     redis_server: Any, tmp_path: Path
 ) -> None:
     prefix = f"t{uuid.uuid4().hex[:10]}:"
-    stores = [open_store(redis_server.url, tmp_path, key_prefix=prefix) for _ in range(2)]
+    stores = [
+        open_store(redis_server.url, tmp_path, key_prefix=prefix, timeout=2.0) for _ in range(2)
+    ]
     clock = Clock()
     a = Controller(stores[0], [ROLLOUT], clock, owner="a", lock_ttl=0.5)
     b = Controller(stores[1], [ROLLOUT], clock, owner="b", lock_ttl=0.5)

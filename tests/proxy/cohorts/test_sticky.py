@@ -35,7 +35,7 @@ class CountingAssignments:
 @pytest.fixture(params=["embedded", "redis"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
     url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
-    opened = open_store(url, tmp_path / "data", key_prefix=f"sticky-{id(tmp_path)}:")
+    opened = open_store(url, tmp_path / "data", key_prefix=f"sticky-{id(tmp_path)}:", timeout=2.0)
     yield opened
     await opened.close()
 

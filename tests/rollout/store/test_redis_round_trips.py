@@ -13,7 +13,7 @@ from tests.support.redis_server import RedisServer
 
 @pytest.fixture
 async def store(redis_server: RedisServer, tmp_path) -> AsyncIterator[Store]:
-    store = open_store(redis_server.url, tmp_path, key_prefix="rt:")
+    store = open_store(redis_server.url, tmp_path, key_prefix="rt:", timeout=2.0)
     yield store
     await store.close()
 
