@@ -1,9 +1,9 @@
 """The embedded store: one process, no server. The default when no Redis URL is configured.
 
-Documents and the audit log persist under the data directory (see embedded_files.py), so a
-restart loses nothing that matters. Assignments, metric windows, leader locks and subscriptions
-live in memory: after a restart, subjects are re-assigned by the deterministic hash, metric
-windows refill, and the one process is trivially the leader. The data directory is locked
+Documents, the audit log (embedded_files.py) and sticky assignments (embedded_assignments.py)
+persist under the data directory, so a restart loses nothing that matters. Metric windows,
+leader locks and subscriptions live in memory: after a restart metric windows refill, and the
+one process is trivially the leader. The data directory is locked
 (flock) so that a second process cannot open it at the same time.
 """
 
@@ -23,54 +23,13 @@ from rollout.store.base import (
     Store,
     Subscription,
     check_fields,
-    check_scope,
     ttl_ms,
 )
+from rollout.store.embedded_assignments import FileAssignments
 from rollout.store.embedded_files import FileAuditLog, FileDocuments
 from rollout.store.subscription import QueueSubscription
 
 _SWEEP_EVERY = 10.0  # seconds between sweeps of expired in-memory entries
-
-
-class MemoryAssignments:
-    def __init__(self) -> None:
-        self._scopes: dict[str, dict[str, tuple[str, float]]] = {}
-        self._next_sweep = time.monotonic() + _SWEEP_EVERY
-
-    async def get_arms(self, scope: str, subjects: list[str]) -> dict[str, str]:
-        check_scope(scope)
-        known = self._scopes.get(scope)
-        if not known:
-            return {}
-        now = time.monotonic()
-        out = {}
-        for subject in subjects:
-            hit = known.get(subject)
-            if hit is not None and hit[1] > now:
-                out[subject] = hit[0]
-        return out
-
-    async def put_arms(self, scope: str, arms: dict[str, str], ttl_seconds: float) -> None:
-        check_scope(scope)
-        now = time.monotonic()
-        expires = now + ttl_ms(ttl_seconds) / 1000
-        self._scopes.setdefault(scope, {}).update(
-            (subject, (arm, expires)) for subject, arm in arms.items()
-        )
-        if now >= self._next_sweep:
-            self._sweep(now)
-
-    async def clear_arms(self, scope: str) -> None:
-        check_scope(scope)
-        self._scopes.pop(scope, None)
-
-    def _sweep(self, now: float) -> None:
-        self._next_sweep = now + _SWEEP_EVERY
-        for scope, known in list(self._scopes.items()):
-            for subject in [s for s, (_, expires) in known.items() if expires <= now]:
-                del known[subject]
-            if not known:
-                del self._scopes[scope]
 
 
 class MemoryMetrics:
@@ -187,12 +146,12 @@ class EmbeddedStore(Store):
             try:
                 self.documents = FileDocuments(self.data_dir)
                 self.audit = self._audit = FileAuditLog(self.data_dir, keep=audit_keep)
+                self.assignments = self._assignments = FileAssignments(self.data_dir)
             except BaseException:
                 os.close(self._lock_fd)
                 raise
         except OSError as exc:
             raise StoreError(f"cannot open data directory {self.data_dir}: {exc}") from exc
-        self.assignments = MemoryAssignments()
         self.metrics = MemoryMetrics(metrics_retention)
         self.leader = MemoryLeader()
         self.notifications = self._hub = LocalNotifications(timeout)
@@ -207,6 +166,7 @@ class EmbeddedStore(Store):
         self._closed = True
         self._hub.close()
         self._audit.close()
+        self._assignments.close()
         os.close(self._lock_fd)  # releases the flock
 
 

@@ -1,4 +1,4 @@
-"""The embedded store keeps documents and the audit log across restarts and crashes."""
+"""The embedded store keeps documents, the audit log and sticky assignments across restarts."""
 
 from __future__ import annotations
 
@@ -104,3 +104,37 @@ async def test_one_data_dir_one_store(tmp_path: Path) -> None:
 def _id_key(entry_id: str) -> tuple[int, int]:
     ms, seq = entry_id.split("-")
     return int(ms), int(seq)
+
+
+async def test_sticky_assignments_survive_a_restart(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    await store.assignments.put_arms("r:v1:0", {"alice": "candidate", "bob": "candidate"}, 3600)
+    await store.assignments.put_arms("r:v1:0", {"carol": "candidate"}, 0.001)  # expires at once
+    await store.assignments.put_arms("old:v1:0", {"alice": "candidate"}, 3600)
+    await store.assignments.clear_arms("old:v1:0")  # a rollback
+    await store.close()
+
+    store = open_store(None, tmp_path)
+    try:
+        got = await store.assignments.get_arms("r:v1:0", ["alice", "bob", "carol"])
+        assert got == {"alice": "candidate", "bob": "candidate"}
+        assert await store.assignments.get_arms("old:v1:0", ["alice"]) == {}
+    finally:
+        await store.close()
+    # Compacted on open: only what is alive is left in the journal.
+    lines = (tmp_path / "assignments.jsonl").read_bytes().splitlines()
+    assert len(lines) == 1 and b"carol" not in lines[0]
+
+
+async def test_a_torn_assignment_record_is_skipped(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    await store.assignments.put_arms("r:v1:0", {"alice": "candidate"}, 3600)
+    await store.close()
+    with open(tmp_path / "assignments.jsonl", "ab") as fh:
+        fh.write(b'{"put": "r:v1:0", "arms": {"bob": "cand')  # a crash mid-write
+    store = open_store(None, tmp_path)
+    try:
+        got = await store.assignments.get_arms("r:v1:0", ["alice", "bob"])
+        assert got == {"alice": "candidate"}
+    finally:
+        await store.close()
