@@ -11,24 +11,21 @@ audited or published (a rollback applied twice bumps the epoch once).
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from rollout.decide import Decision, RolloutState
-from rollout.errors import StoreError
 from rollout.gate_stats import Interval
 from rollout.gates import GateResult
 from rollout.live_state import (
-    CHANGES_CHANNEL,
     LiveState,
     initial_state,
     state_from_doc,
     state_key,
     state_to_doc,
 )
-from rollout.operations import ChangeConflict
+from rollout.operations import ChangeConflict, forget_old_epoch, publish_change
 from rollout.store import Store
 
 _ATTEMPTS = 5
@@ -121,15 +118,12 @@ async def apply(
         new_doc = state_to_doc(after, version, doc) | controller_fields(wanted)
         if await store.documents.write(key, new_doc, rev) is None:
             continue
-        if after.epoch != before.epoch:
-            await store.assignments.clear_arms(before.scope(rollout_name, version))
+        await forget_old_epoch(store, rollout_name, version, before, after)
         entry = audit_entry(rollout_name, version, decision, actor, stored, before, after)
         if config_hash is not None:
             entry["config_hash"] = config_hash
         await store.audit.append(entry)
-        # Replicas re-read every few seconds anyway: the change itself is stored.
-        with contextlib.suppress(StoreError):
-            await store.notifications.publish(CHANGES_CHANNEL, {"key": key})
+        await publish_change(store, key)
         return True
     raise ChangeConflict(f"the state of rollout {rollout_name!r} kept changing; nothing applied")
 
@@ -141,17 +135,10 @@ def _same(stored: RolloutState, wanted: RolloutState, live: LiveState) -> bool:
 
 
 def _live_after(before: LiveState, decision: Decision) -> LiveState:
-    """The proxy's fields after the decision: a rollback starts a new epoch with no reach (as
-    operations.roll_back); otherwise the weight moves and the stickiness reach only grows."""
-    weight = decision.state.weight
+    """The proxy's fields after the decision, by the same rules as a change by hand."""
     if decision.action == "roll_back":
-        return LiveState(weight=0.0, max_weight=0.0, killed=before.killed, epoch=before.epoch + 1)
-    return LiveState(
-        weight=weight,
-        max_weight=max(before.max_weight, weight),
-        killed=before.killed,
-        epoch=before.epoch,
-    )
+        return before.rolled_back()
+    return before.with_weight(decision.state.weight)
 
 
 def audit_entry(

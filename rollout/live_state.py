@@ -39,6 +39,19 @@ class LiveState:
             "epoch": self.epoch,
         }
 
+    def with_weight(self, weight: float, killed: bool | None = None) -> LiveState:
+        """A new weight (and kill switch); the stickiness reach only ever grows."""
+        return LiveState(
+            weight=weight,
+            max_weight=max(self.max_weight, weight),
+            killed=self.killed if killed is None else killed,
+            epoch=self.epoch,
+        )
+
+    def rolled_back(self) -> LiveState:
+        """Everyone on the baseline, and a new epoch: stickiness starts afresh."""
+        return LiveState(weight=0.0, max_weight=0.0, killed=self.killed, epoch=self.epoch + 1)
+
     def scope(self, rollout: str, version: str) -> str:
         """Where this rollout's sticky assignments live in the store."""
         return f"{rollout}:{version}:{self.epoch}"

@@ -41,13 +41,7 @@ async def set_rollout(
     """Set the weight and/or the kill switch. Raising the weight raises the stickiness reach."""
 
     def change(state: LiveState) -> LiveState:
-        new_weight = state.weight if weight is None else weight
-        return LiveState(
-            weight=new_weight,
-            max_weight=max(state.max_weight, new_weight),
-            killed=state.killed if killed is None else killed,
-            epoch=state.epoch,
-        )
+        return state.with_weight(state.weight if weight is None else weight, killed)
 
     action = "kill" if killed else "unkill" if killed is False else "set_weight"
     return await _update_state(store, rollout, version, default, change, action, actor, reason)
@@ -57,16 +51,9 @@ async def roll_back(
     store: Store, rollout: str, version: str, default: LiveState, *, actor: str, reason: str
 ) -> LiveState:
     """Everyone back on the baseline, and stickiness starts afresh (a new epoch)."""
-
-    old_scopes: list[str] = []  # the scope of the state the rollback replaced
-
-    def change(state: LiveState) -> LiveState:
-        old_scopes.append(state.scope(rollout, version))
-        return LiveState(weight=0.0, max_weight=0.0, killed=state.killed, epoch=state.epoch + 1)
-
-    after = await _update_state(store, rollout, version, default, change, "rollback", actor, reason)
-    await store.assignments.clear_arms(old_scopes[-1])
-    return after
+    return await _update_state(
+        store, rollout, version, default, LiveState.rolled_back, "rollback", actor, reason
+    )
 
 
 async def set_flag(
@@ -115,11 +102,27 @@ async def _update_state(
             before = default  # a malformed document is replaced, and the audit says from what
         after = change(before)
         if await store.documents.write(key, state_to_doc(after, version, doc), rev) is not None:
+            await forget_old_epoch(store, rollout, version, before, after)
             await _audit_and_publish(
                 store, key, action, actor, reason, before.fields(), after.fields(), rollout=rollout
             )
             return after
     raise ChangeConflict(f"the state of rollout {rollout!r} kept changing; nothing was changed")
+
+
+async def forget_old_epoch(
+    store: Store, rollout: str, version: str, before: LiveState, after: LiveState
+) -> None:
+    """A new epoch (a rollback): the old epoch's sticky assignments are of no use any more."""
+    if after.epoch != before.epoch:
+        await store.assignments.clear_arms(before.scope(rollout, version))
+
+
+async def publish_change(store: Store, key: str) -> None:
+    """Tell every replica to re-read `key`. Best effort: they re-read every few seconds anyway,
+    and the change itself is stored."""
+    with contextlib.suppress(StoreError):
+        await store.notifications.publish(CHANGES_CHANNEL, {"key": key})
 
 
 async def _audit_and_publish(
@@ -136,6 +139,4 @@ async def _audit_and_publish(
         {"action": action, "actor": actor, "reason": reason, "before": before, "after": after}
         | extra
     )
-    # Replicas re-read every few seconds anyway: the change itself is stored.
-    with contextlib.suppress(StoreError):
-        await store.notifications.publish(CHANGES_CHANNEL, {"key": key})
+    await publish_change(store, key)
