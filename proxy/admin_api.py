@@ -17,7 +17,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.runtime import Runtime
 from rollout.errors import StoreError
-from rollout.live_state import LiveState, initial_state
 from rollout.operations import ChangeConflict, roll_back, set_flag, set_rollout
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -104,7 +103,7 @@ async def _change_rollout(request: web.Request, runtime: Runtime) -> web.Respons
         runtime.store,
         rollout.name,
         rollout.version,
-        _config_state(rollout),
+        rollout.config.config_state,
         actor=change.actor,
         reason=change.reason,
         weight=change.weight,
@@ -121,7 +120,7 @@ async def _rollback(request: web.Request, runtime: Runtime) -> web.Response:
         runtime.store,
         rollout.name,
         rollout.version,
-        _config_state(rollout),
+        rollout.config.config_state,
         actor=change.actor,
         reason=change.reason,
     )
@@ -165,10 +164,6 @@ def _rollout_or_404(request: web.Request, runtime: Runtime) -> CompiledRollout:
     if rollout is None:
         raise web.HTTPNotFound(text=f"no rollout named {request.match_info['name']!r}")
     return rollout
-
-
-def _config_state(rollout: CompiledRollout) -> LiveState:
-    return initial_state(rollout.config.weight, rollout.config.killed)
 
 
 def _first_problem(exc: ValidationError) -> str:

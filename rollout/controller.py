@@ -28,7 +28,7 @@ from rollout.config.plan import Plan
 from rollout.config.rollouts import Rollout
 from rollout.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.errors import StoreError
-from rollout.live_state import initial_state, state_key
+from rollout.live_state import state_key
 from rollout.operations import ChangeConflict
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
@@ -98,7 +98,7 @@ class Controller:
             return None
         snap = await self._window(rollout.name, state, now)
         decision = decide(rollout.plan, state, snap, now)
-        default = initial_state(rollout.weight, rollout.killed)
+        default = rollout.config_state
         try:
             changed = await apply(
                 self.store, rollout.name, rollout.version, decision, default=default

@@ -22,7 +22,6 @@ from rollout.live_state import (
     CHANGES_CHANNEL,
     FLAGS_KEY,
     LiveState,
-    initial_state,
     state_from_doc,
     state_key,
 )
@@ -45,9 +44,7 @@ class Runtime:
         self.flags, self.store = flags, store
         self.guard = StoreGuard()
         self.sticky = StickyArms(store.assignments, self.guard)
-        self.states: dict[str, LiveState] = {
-            r.name: initial_state(r.config.weight, r.config.killed) for r in rollouts
-        }
+        self.states: dict[str, LiveState] = {r.name: r.config.config_state for r in rollouts}
         self.refresh_seconds, self.flush_seconds = refresh_seconds, flush_seconds
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_states()
@@ -85,9 +82,10 @@ class Runtime:
                 # Keep what we knew (a kill switch must not lift itself) until someone writes.
                 log.warning("state of rollout %s vanished from the store; keeping it", name)
                 continue
-            default = initial_state(rollout.config.weight, rollout.config.killed)
             try:
-                self.states[name] = state_from_doc(doc, rollout.version, default)
+                self.states[name] = state_from_doc(
+                    doc, rollout.version, rollout.config.config_state
+                )
             except ValueError as exc:
                 log.error("ignoring malformed state of rollout %s: %s", name, exc)
         found = await self.guard.call("documents.read", lambda: docs.read(FLAGS_KEY))

@@ -18,6 +18,7 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 from rollout.config.flags import Match
 from rollout.config.plan import Plan
 from rollout.config.strict import Strict, no_structural_fields
+from rollout.live_state import LiveState, initial_state
 
 Arm = Literal["baseline", "candidate"]
 ARMS: tuple[Arm, ...] = ("baseline", "candidate")
@@ -116,6 +117,11 @@ class Rollout(Strict):
     def version(self) -> str:
         """Changes when the candidate changes (a new release); not when the ramp does."""
         return self.candidate.fingerprint()
+
+    @property
+    def config_state(self) -> LiveState:
+        """The live state while no runtime change (admin API, controller) says otherwise."""
+        return initial_state(self.weight, self.killed)
 
     @property
     def bucket_salt(self) -> str:
