@@ -58,8 +58,11 @@ def build_pipeline(
     )
     refusals = RefusalDetector(config.observe.refusal_phrases)
     stream_usage = {name: p.stream_usage for name, p in config.providers.items()}
+    # Who is asking matters only to rollouts and flags: without them, no subject is looked for
+    # (a fingerprint of the API key would be hashed on every request for nothing).
     rollout_stages: list[Stage] = []
     if runtime is not None:
+        rollout_stages.append(Identify(rollouts))
         if config.flags:
             rollout_stages.append(Flags(runtime.flags, upstreams))
         if rollouts:
@@ -67,7 +70,7 @@ def build_pipeline(
         if config.flags:
             rollout_stages.append(FlagEdits(upstreams))
     return Pipeline(
-        before=[Parse(limit), Identify(rollouts), *rollout_stages, Observe(stream_usage)],
+        before=[Parse(limit), *rollout_stages, Observe(stream_usage)],
         forward=Forward(limit),
         after=[Conclude(refusals, prices), Record(ArmMetricsCache(), windows)],
     )
