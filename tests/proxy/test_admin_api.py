@@ -11,28 +11,24 @@ import pytest
 
 from proxy.fake_provider import RECEIVED
 from rollout.cohorts import bucket
-from tests.support.proxy import ServedProxy, openai_config, serve_proxy_and_admin
+from tests.support.proxy import (
+    ADMIN_TOKEN as TOKEN,
+)
+from tests.support.proxy import (
+    ROLLOUT_AND_FLAG,
+    ServedProxy,
+    openai_config,
+    serve_proxy_and_admin,
+    serve_rollout_and_flag,
+)
 from tests.support.servers import RunningServer
 
-TOKEN = "test-admin-token"
-ROLLOUT = """
-flags:
-  - name: no-tools
-    enabled: false
-    when: {tools: true}
-    then: {deny: {message: "tools are off", status: 400}}
-rollouts:
-  - name: r
-    weight: 0.5
-    candidate: {model: cand}
-"""
 SUBJECTS = [f"user-{i}" for i in range(40)]
 
 
 @pytest.fixture(scope="module")
 def served(fake: RunningServer) -> Iterator[ServedProxy]:
-    config = openai_config(fake.url, ROLLOUT)
-    with serve_proxy_and_admin(config, {"LLM_ROLLOUT_ADMIN_TOKEN": TOKEN}) as served:
+    with serve_rollout_and_flag(fake.url) as served:
         yield served
 
 
@@ -151,7 +147,7 @@ def test_unknown_rollout_and_flag_are_404(served: ServedProxy) -> None:
 
 
 def test_changes_are_refused_when_no_token_is_configured(fake: RunningServer) -> None:
-    with serve_proxy_and_admin(openai_config(fake.url, ROLLOUT), {}) as served:
+    with serve_proxy_and_admin(openai_config(fake.url, ROLLOUT_AND_FLAG), {}) as served:
         status, body = _admin(served, "/v1/rollouts/r", {"weight": 0.1, "reason": "x"})
     assert status == 403
     assert body["error"]["message"] == (

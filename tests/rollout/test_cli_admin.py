@@ -12,31 +12,14 @@ import pytest
 
 from proxy.fake_provider import build_app
 from rollout.cli import main
-from tests.support.proxy import ServedProxy, openai_config, serve_proxy_and_admin
+from tests.support.proxy import ADMIN_TOKEN as TOKEN
+from tests.support.proxy import ServedProxy, serve_rollout_and_flag
 from tests.support.servers import serve_in_thread
-
-TOKEN = "test-admin-token"
-CONFIG = """
-flags:
-  - name: no-tools
-    enabled: false
-    when: {tools: true}
-    then: {deny: {message: "tools are off", status: 400}}
-rollouts:
-  - name: r
-    weight: 0.5
-    candidate: {model: cand}
-"""
 
 
 @pytest.fixture(scope="module")
 def served() -> Iterator[ServedProxy]:
-    with (
-        serve_in_thread(build_app) as fake,
-        serve_proxy_and_admin(
-            openai_config(fake.url, CONFIG), {"LLM_ROLLOUT_ADMIN_TOKEN": TOKEN}
-        ) as served,
-    ):
+    with serve_in_thread(build_app) as fake, serve_rollout_and_flag(fake.url) as served:
         yield served
 
 

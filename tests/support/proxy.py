@@ -86,3 +86,26 @@ def _with_data_dir(config: Config, data_dir: str) -> Config:
     return config.model_copy(
         update={"store": config.store.model_copy(update={"data_dir": data_dir})}
     )
+
+
+ADMIN_TOKEN = "test-admin-token"
+# A rollout `r` at 50% (candidate model `cand`) and a flag `no-tools`, off until switched on.
+ROLLOUT_AND_FLAG = """
+flags:
+  - name: no-tools
+    enabled: false
+    when: {tools: true}
+    then: {deny: {message: "tools are off", status: 400}}
+rollouts:
+  - name: r
+    weight: 0.5
+    candidate: {model: cand}
+"""
+
+
+@contextmanager
+def serve_rollout_and_flag(upstream_url: str) -> Iterator[ServedProxy]:
+    """ROLLOUT_AND_FLAG in front of `upstream_url`, with changes allowed by ADMIN_TOKEN."""
+    config = openai_config(upstream_url, ROLLOUT_AND_FLAG)
+    with serve_proxy_and_admin(config, {"LLM_ROLLOUT_ADMIN_TOKEN": ADMIN_TOKEN}) as served:
+        yield served
