@@ -29,6 +29,20 @@ routes:
 """
 
 
+def two_fakes_config(fake_url: str, other_url: str) -> str:
+    """/v1 -> `fake` (OpenAI kind), /anthropic -> `claude` (the same fake, Anthropic kind), and a
+    provider `other` of the OpenAI kind for traffic sent elsewhere. Append rollouts or flags."""
+    return f"""
+providers:
+  fake: {{base_url: "{fake_url}/v1"}}
+  other: {{base_url: "{other_url}/v1"}}
+  claude: {{kind: anthropic, base_url: "{fake_url}"}}
+routes:
+  - {{prefix: /v1, provider: fake}}
+  - {{prefix: /anthropic, provider: claude}}
+"""
+
+
 @dataclass
 class ServedProxy:
     server: RunningServer

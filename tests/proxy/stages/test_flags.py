@@ -26,7 +26,7 @@ from rollout.config import Provider
 from rollout.config.flags import Flag
 from rollout.errors import Denied
 from rollout.flags import FlagSet
-from tests.support.proxy import serve_proxy
+from tests.support.proxy import serve_proxy, two_fakes_config
 from tests.support.servers import RunningServer
 
 UPSTREAMS = {
@@ -268,37 +268,29 @@ async def test_runtime_override_applies_to_the_running_stage() -> None:
 
 
 @pytest.fixture(scope="module")
-def proxy(
-    fake: RunningServer, other: RunningServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningServer]:
-    base = tmp_path_factory.mktemp("flags")
-    config = f"""
-providers:
-  fake: {{base_url: "{fake.url}/v1"}}
-  other: {{base_url: "{other.url}/v1"}}
-  claude: {{kind: anthropic, base_url: "{fake.url}"}}
-routes:
-  - {{prefix: /v1, provider: fake}}
-  - {{prefix: /anthropic, provider: claude}}
-store: {{data_dir: "{base / "data"}"}}
+def proxy(fake: RunningServer, other: RunningServer) -> Iterator[RunningServer]:
+    config = (
+        two_fakes_config(fake.url, other.url)
+        + """
 flags:
   - name: retired
-    when: {{models: [gpt-4]}}
-    then: {{deny: {{message: "gpt-4 is retired: use gpt-4o"}}}}
+    when: {models: [gpt-4]}
+    then: {deny: {message: "gpt-4 is retired: use gpt-4o"}}
   - name: over-quota
-    when: {{headers: {{x-quota: exceeded}}}}
-    then: {{deny: {{message: "quota exceeded", status: 429}}}}
+    when: {headers: {x-quota: exceeded}}
+    then: {deny: {message: "quota exceeded", status: 429}}
   - name: free-tier
-    when: {{headers: {{x-tier: free}}, routes: [/v1]}}
-    then: {{route: {{model: gpt-4o-mini}}, cap: {{max_tokens: 64}}}}
+    when: {headers: {x-tier: free}, routes: [/v1]}
+    then: {route: {model: gpt-4o-mini}, cap: {max_tokens: 64}}
   - name: to-other
-    when: {{headers: {{x-route: other}}, routes: [/v1]}}
-    then: {{route: {{provider: other}}}}
+    when: {headers: {x-route: other}, routes: [/v1]}
+    then: {route: {provider: other}}
   - name: claude-no-tools
-    when: {{routes: [/anthropic], tools: true}}
-    then: {{strip_tools: true}}
+    when: {routes: [/anthropic], tools: true}
+    then: {strip_tools: true}
 """
-    with serve_proxy(config, base_dir=base) as server:
+    )
+    with serve_proxy(config) as server:
         yield server
 
 

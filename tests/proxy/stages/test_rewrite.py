@@ -23,7 +23,7 @@ from proxy.stages.rewrite import Rewrite
 from proxy.upstream import Upstream
 from rollout.config import Provider
 from rollout.config.rollouts import Rollout
-from tests.support.proxy import serve_proxy
+from tests.support.proxy import serve_proxy, two_fakes_config
 from tests.support.servers import RunningServer
 
 UPSTREAMS = {
@@ -176,20 +176,16 @@ def proxy(
         ("/anthropic", "claude-replace-*", _candidate("claude-haiku-4-5", "replace", 0.2)),
         ("/anthropic", "claude-prepend-*", _candidate("claude-haiku-4-5", "prepend", 0.5)),
     ]
-    config = f"""
-providers:
-  fake: {{base_url: "{fake.url}/v1"}}
-  other: {{base_url: "{other.url}/v1"}}
-  claude: {{kind: anthropic, base_url: "{fake.url}"}}
-routes:
-  - {{prefix: /v1, provider: fake}}
-  - {{prefix: /anthropic, provider: claude}}
-store: {{data_dir: "{base / "data"}"}}
+    config = (
+        two_fakes_config(fake.url, other.url)
+        + """
 rollouts:
-""" + "".join(
-        f"  - {{name: r{i}, routes: [{route}], models: ['{glob}'], weight: 1.0,"
-        f" candidate: {candidate}}}\n"
-        for i, (route, glob, candidate) in enumerate(rollouts)
+"""
+        + "".join(
+            f"  - {{name: r{i}, routes: [{route}], models: ['{glob}'], weight: 1.0,"
+            f" candidate: {candidate}}}\n"
+            for i, (route, glob, candidate) in enumerate(rollouts)
+        )
     )
     with serve_proxy(config, base_dir=base) as server:
         yield server
