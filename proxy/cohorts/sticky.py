@@ -32,6 +32,7 @@ class StickyArms:
         self._writes: dict[str, dict[str, str]] = {}  # scope -> subject -> arm, not yet stored
         self._ttls: dict[str, float] = {}
         self._lookups: dict[str, dict[str, asyncio.Future[str]]] = {}  # scope -> pending gets
+        self._live_scopes: set[str] | None = None  # as of the last forget()
 
     def known(self, scope: str, subject: str) -> str | None:
         hit = self._cache.get((scope, subject))
@@ -96,7 +97,12 @@ class StickyArms:
                 queued.setdefault(subject, arm)
 
     def forget(self, keep_scopes: set[str]) -> None:
-        """Drop cached and queued assignments of scopes no longer live (rollback, new version)."""
+        """Drop cached and queued assignments of scopes no longer live (rollback, new version).
+        Called on every state refresh: the cache (up to max_entries) is only walked when the
+        live scopes changed, not every few seconds."""
+        if keep_scopes == self._live_scopes:
+            return
+        self._live_scopes = set(keep_scopes)
         self._cache = {k: v for k, v in self._cache.items() if k[0] in keep_scopes}
         self._writes = {s: a for s, a in self._writes.items() if s in keep_scopes}
 
