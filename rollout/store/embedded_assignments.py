@@ -20,7 +20,7 @@ import orjson
 
 from rollout.errors import StoreError
 from rollout.store.base import check_scope, ttl_ms
-from rollout.store.embedded_files import _io
+from rollout.store.embedded_files import run_io
 
 log = logging.getLogger(__name__)
 _SWEEP_EVERY = 10.0  # seconds between sweeps of expired entries
@@ -72,7 +72,7 @@ class FileAssignments:
     async def _journal(self, record: dict[str, object]) -> None:
         line = orjson.dumps(record) + b"\n"
         async with self._lock:  # shielded: a cancelled caller must not tear a line
-            await asyncio.shield(_io("assignments.write", self._write, line))
+            await asyncio.shield(run_io("assignments.write", self._write, line))
 
     def _write(self, line: bytes) -> None:
         if self._fh is None:

@@ -66,7 +66,7 @@ class FileDocuments:
             if rev != expected_rev:
                 return None
             data = b'{"rev":%d,"doc":%s}' % (rev + 1, raw)
-            await _io("documents.write", self._replace, self._path(key), data)
+            await run_io("documents.write", self._replace, self._path(key), data)
             self._cache[key] = (raw, rev + 1)
             return rev + 1
 
@@ -75,14 +75,14 @@ class FileDocuments:
 
     async def _delete(self, key: str) -> None:
         async with self._lock:
-            await _io("documents.delete", self._unlink, self._path(key))
+            await run_io("documents.delete", self._unlink, self._path(key))
             self._cache[key] = (None, 0)
 
     async def _current(self, key: str) -> tuple[bytes | None, int]:
         """The cached entry, loading it from disk first if needed; call with the lock held."""
         entry = self._cache.get(key)
         if entry is None:
-            entry = await _io("documents.read", self._load, self._path(key))
+            entry = await run_io("documents.read", self._load, self._path(key))
             self._cache[key] = entry
         return entry
 
@@ -152,7 +152,7 @@ class FileAuditLog:
             if self._torn_tail:
                 line = b"\n" + line
             try:
-                await _io("audit.append", self._write_line, line)
+                await run_io("audit.append", self._write_line, line)
             except StoreError:
                 self._torn_tail = True  # maybe part of the line made it; start the next one fresh
                 raise
@@ -212,7 +212,7 @@ class FileAuditLog:
         return bool(data) and not data.endswith(b"\n")
 
 
-async def _io(op: str, fn: Callable[..., T], *args: object) -> T:
+async def run_io(op: str, fn: Callable[..., T], *args: object) -> T:
     """Run blocking file I/O in a thread; OS errors become StoreError."""
     try:
         return await asyncio.to_thread(fn, *args)
