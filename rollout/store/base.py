@@ -96,6 +96,18 @@ class AuditLog(Protocol):
 
 
 @runtime_checkable
+class PairSamples(Protocol):
+    """Shadow pairs (a request, both answers and their comparison, already redacted) kept for
+    people to read: the newest `keep` of each rollout, older ones dropped."""
+
+    async def add(self, rollout: str, pair: Doc, keep: int) -> None: ...
+
+    async def read(self, rollout: str, limit: int = 20) -> list[Doc]:
+        """The newest `limit` pairs of `rollout`, oldest first / newest last."""
+        ...
+
+
+@runtime_checkable
 class LeaderLock(Protocol):
     """A named lock held by one owner at a time until released or `ttl_seconds` pass."""
 
@@ -158,6 +170,7 @@ class Store(abc.ABC):
     assignments: Assignments
     metrics: MetricWindows
     audit: AuditLog
+    pairs: PairSamples
     leader: LeaderLock
     notifications: Notifications
 

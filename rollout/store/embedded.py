@@ -1,9 +1,10 @@
 """The embedded store: one process, no server. The default when no Redis URL is configured.
 
-Documents, the audit log (embedded_files.py) and sticky assignments (embedded_assignments.py)
-persist under the data directory, so a restart loses nothing that matters. Metric windows,
-leader locks and subscriptions live in memory: after a restart metric windows refill, and the
-one process is trivially the leader. The data directory is locked
+Documents, the audit log (embedded_files.py), shadow pairs (embedded_pairs.py) and sticky
+assignments (embedded_assignments.py) persist under the data directory, so a restart loses
+nothing that matters. Metric windows, leader locks and subscriptions live in memory: after a
+restart metric windows refill, and the one process is trivially the leader. The data directory
+is locked
 (flock) so that a second process cannot open it at the same time.
 """
 
@@ -27,6 +28,7 @@ from rollout.store.base import (
 )
 from rollout.store.embedded_assignments import FileAssignments
 from rollout.store.embedded_files import FileAuditLog, FileDocuments
+from rollout.store.embedded_pairs import FilePairs
 from rollout.store.subscription import QueueSubscription
 
 _SWEEP_EVERY = 10.0  # seconds between sweeps of expired in-memory entries
@@ -147,6 +149,7 @@ class EmbeddedStore(Store):
                 self.documents = FileDocuments(self.data_dir)
                 self.audit = self._audit = FileAuditLog(self.data_dir, keep=audit_keep)
                 self.assignments = self._assignments = FileAssignments(self.data_dir)
+                self.pairs = FilePairs(self.data_dir)
             except BaseException:
                 os.close(self._lock_fd)
                 raise

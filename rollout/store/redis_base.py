@@ -44,6 +44,9 @@ class Keys:
     def audit_of(self, rollout: str) -> str:
         return f"{self.prefix}audit:r:{rollout}"
 
+    def pairs(self, rollout: str) -> str:
+        return f"{self.prefix}pairs:{rollout}"
+
     def lock(self, name: str) -> str:
         return f"{self.prefix}lock:{name}"
 

@@ -1,4 +1,5 @@
-"""Documents, assignments, metric windows, audit log and leader lock on Redis: one round trip each.
+"""Documents, assignments, metric windows, audit log, shadow pairs and leader lock on Redis: one
+round trip each.
 
 See redis_store.py for the key layout.
 """
@@ -190,6 +191,25 @@ class RedisAudit(_Part):
         key = self._keys.audit if rollout is None else self._keys.audit_of(rollout)
         rows = await self._call("audit.read", self._client.xrevrange(key, count=limit))
         return [{"id": i.decode(), **loads("audit.read", row[b"e"])} for i, row in rows[::-1]]
+
+
+class RedisPairs(_Part):
+    """A list per rollout: RPUSH then LTRIM to the newest `keep`, in one MULTI round trip."""
+
+    async def add(self, rollout: str, pair: Doc, keep: int) -> None:
+        key = self._keys.pairs(rollout)
+        pipe = self._client.pipeline(transaction=True)
+        pipe.rpush(key, orjson.dumps(pair))
+        pipe.ltrim(key, -keep, -1)
+        await self._call("pairs.add", pipe.execute())
+
+    async def read(self, rollout: str, limit: int = 20) -> list[Doc]:
+        if limit <= 0:
+            return []
+        rows = await self._call(
+            "pairs.read", self._client.lrange(self._keys.pairs(rollout), -limit, -1)
+        )
+        return [loads("pairs.read", row) for row in rows]
 
 
 class RedisLeader(_Part):

@@ -10,6 +10,7 @@ are Redis hash tags):
     <p>mi:<rollout>               zset bucket -> bucket: the windows that exist, for range reads
     <p>audit                      stream, field "e" = entry (orjson), XADD MAXLEN ~ audit_maxlen
     <p>audit:r:<rollout>          stream: the same entries of one rollout, with the same ids
+    <p>pairs:<rollout>            list of shadow pairs (orjson), trimmed to the newest `keep`
     <p>lock:<name>                string: the owner of a leader lock, with a PX ttl
     <p>ch:<channel>               pub/sub channel (not a key); messages are orjson objects
 
@@ -42,6 +43,7 @@ from rollout.store.redis_parts import (
     RedisDocuments,
     RedisLeader,
     RedisMetrics,
+    RedisPairs,
 )
 from rollout.store.redis_pubsub import RedisNotifications
 
@@ -74,6 +76,7 @@ class RedisStore(Store):
         self.assignments = RedisAssignments(self._client, keys, boundary)
         self.metrics = RedisMetrics(self._client, keys, boundary, retention=metrics_retention)
         self.audit = RedisAudit(self._client, keys, boundary, maxlen=audit_maxlen)
+        self.pairs = RedisPairs(self._client, keys, boundary)
         self.leader = RedisLeader(self._client, keys, boundary)
         self.notifications = self._notifications = RedisNotifications(self._client, keys, boundary)
         self._closed = False

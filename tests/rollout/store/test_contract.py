@@ -228,6 +228,18 @@ async def test_audit_ids_are_reserved(store: Store) -> None:
     assert await store.audit.read() == []
 
 
+# -- shadow pairs ---------------------------------------------------------------------------------
+
+
+async def test_pairs_keep_the_newest_per_rollout(store: Store, peer: Store) -> None:
+    for n in range(12):
+        await store.pairs.add("checkout" if n % 2 else "search", {"n": n}, keep=4)
+    assert [p["n"] for p in await peer.pairs.read("checkout")] == [5, 7, 9, 11]
+    assert [p["n"] for p in await peer.pairs.read("search", limit=2)] == [8, 10]
+    assert await peer.pairs.read("nobody") == []
+    assert await peer.pairs.read("search", limit=0) == []
+
+
 # -- leader lock ----------------------------------------------------------------------------------
 
 

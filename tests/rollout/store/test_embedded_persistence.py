@@ -138,3 +138,22 @@ async def test_a_torn_assignment_record_is_skipped(tmp_path: Path) -> None:
         assert got == {"alice": "candidate"}
     finally:
         await store.close()
+
+
+async def test_shadow_pairs_survive_a_restart_and_the_file_stays_bounded(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    for n in range(25):
+        await store.pairs.add("checkout", {"n": n}, keep=5)
+    await store.close()
+    lines = (tmp_path / "pairs" / "checkout.jsonl").read_bytes().splitlines()
+    assert len(lines) <= 10  # rewritten to the newest 5 whenever it reaches twice that
+
+    with open(tmp_path / "pairs" / "checkout.jsonl", "ab") as fh:
+        fh.write(b'{"n": 9')  # a torn last line, as a crash mid-append leaves it
+    store = open_store(None, tmp_path)
+    try:
+        assert [p["n"] for p in await store.pairs.read("checkout", 5)] == [20, 21, 22, 23, 24]
+        await store.pairs.add("checkout", {"n": 25}, keep=5)
+        assert [p["n"] for p in await store.pairs.read("checkout", 3)] == [23, 24, 25]
+    finally:
+        await store.close()
