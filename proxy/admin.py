@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 
 from proxy.admin_api import add_admin_api
+from proxy.admin_shadow import add_shadow_api
 from proxy.app import Proxy
 
 
@@ -24,6 +25,7 @@ def build_admin_app(proxy: Proxy, environ: Mapping[str, str] = os.environ) -> we
     app = web.Application()
     if proxy.runtime is not None:
         add_admin_api(app, proxy.runtime, proxy.config.admin.token_env, environ)
+        add_shadow_api(app, proxy.runtime, proxy.mirrors)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -21,14 +21,18 @@ from proxy.exchange import Exchange
 from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline, Stage
 from proxy.routing import Router
+from proxy.shadow.mirror import RolloutMirror
+from proxy.shadow.pair import ShadowStages
 from proxy.stages.assign import Assign
 from proxy.stages.flags import FlagEdits, Flags
 from proxy.stages.forward import Forward
 from proxy.stages.identify import Identify
+from proxy.stages.mirror import Mirror
 from proxy.stages.observe import Conclude, Observe
 from proxy.stages.parse import Parse
 from proxy.stages.record import Record
 from proxy.stages.rewrite import Rewrite
+from proxy.stages.shadow_sample import ShadowSample
 from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
@@ -49,31 +53,53 @@ def build_pipeline(
     rollouts: Sequence[CompiledRollout] = (),
     runtime: Runtime | None = None,
     windows: WindowAggregator | None = None,
+    mirrors: Mapping[str, RolloutMirror] | None = None,
 ) -> Pipeline:
-    """parse -> identify -> flags -> assign -> rewrite -> flag edits -> observe -> forward
-    -> conclude -> record [-> mirror]. Stages with nothing to do under this config are left out."""
+    """parse -> identify -> flags -> assign -> shadow sample -> rewrite -> flag edits -> observe
+    -> forward -> conclude -> record -> mirror. Stages with nothing to do under this config are
+    left out."""
     limit = config.limits.max_body_bytes
     prices = default_price_table().with_overrides(
         {name: p.model_dump(exclude_none=True) for name, p in config.observe.prices.items()}
     )
-    refusals = RefusalDetector(config.observe.refusal_phrases)
-    stream_usage = {name: p.stream_usage for name, p in config.providers.items()}
+    observe = Observe({name: p.stream_usage for name, p in config.providers.items()})
+    after: list[Stage] = [
+        Conclude(RefusalDetector(config.observe.refusal_phrases), prices),
+        Record(ArmMetricsCache(), windows),
+    ]
     # Who is asking matters only to rollouts and flags: without them, no subject is looked for
     # (a fingerprint of the API key would be hashed on every request for nothing).
     rollout_stages: list[Stage] = []
+    variant_stages: list[Stage] = []
     if runtime is not None:
         rollout_stages.append(Identify(rollouts))
         if config.flags:
             rollout_stages.append(Flags(runtime.flags, upstreams))
         if rollouts:
-            rollout_stages += [Assign(runtime), Rewrite()]
+            rollout_stages.append(Assign(runtime))
+            variant_stages.append(Rewrite())
         if config.flags:
-            rollout_stages.append(FlagEdits(upstreams))
+            variant_stages.append(FlagEdits(upstreams))
+        if mirrors:
+            rollout_stages.append(ShadowSample(mirrors, runtime))
+            # A shadow exchange goes through the same stages as a live one, around its own send.
+            after.append(Mirror(mirrors, ShadowStages([*variant_stages, observe], list(after))))
     return Pipeline(
-        before=[Parse(limit), *rollout_stages, Observe(stream_usage)],
+        before=[Parse(limit), *rollout_stages, *variant_stages, observe],
         forward=Forward(limit),
-        after=[Conclude(refusals, prices), Record(ArmMetricsCache(), windows)],
+        after=after,
     )
+
+
+def build_mirrors(
+    rollouts: Sequence[CompiledRollout], runtime: Runtime, windows: WindowAggregator | None
+) -> dict[str, RolloutMirror]:
+    """Shadow traffic's run-time parts, for each rollout with a `shadow:` section."""
+    return {
+        r.name: RolloutMirror(r, r.config.shadow, runtime.store, runtime.guard, windows)
+        for r in rollouts
+        if r.config.shadow is not None
+    }
 
 
 class Proxy:
@@ -92,7 +118,12 @@ class Proxy:
             # Per-arm counts and latency histograms for the controller, one flush a second.
             windows = WindowAggregator()
             self.flusher = WindowFlusher(self.runtime.store.metrics, windows)
-        self.pipeline = build_pipeline(config, self.upstreams, rollouts, self.runtime, windows)
+        self.mirrors: dict[str, RolloutMirror] = {}
+        if self.runtime is not None:
+            self.mirrors = build_mirrors(rollouts, self.runtime, windows)
+        self.pipeline = build_pipeline(
+            config, self.upstreams, rollouts, self.runtime, windows, self.mirrors
+        )
         # Rollouts with an automatic plan are ramped by a controller in this process; with
         # several replicas on Redis, the leader lock lets one of them act.
         self.controller: Controller | None = None
@@ -129,6 +160,8 @@ class Proxy:
                 await self._controller_task
             with contextlib.suppress(StoreError):  # the lock then expires by itself
                 await self.controller.close()  # type: ignore[union-attr]
+        for mirror in self.mirrors.values():  # before the upstream sessions they use close
+            await mirror.queue.close()
         if self.flusher is not None:
             await self.flusher.stop()
         if self.runtime is not None:

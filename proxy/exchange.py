@@ -36,6 +36,15 @@ class ChunkFilter(Protocol):
     def flush(self) -> bytes: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ShadowTicket:
+    """A live request chosen for mirroring: its pair id (sent upstream and logged) and whether
+    it also gets a second baseline call for the noise estimate."""
+
+    pair_id: str
+    noise: bool
+
+
 @dataclass(slots=True, eq=False)
 class Exchange:
     """Passed through every stage. A stage that answers the client itself (a deny, an error)
@@ -65,6 +74,7 @@ class Exchange:
     arm: str = "baseline"
     assigned_by: str = ""  # why this arm: hash, sticky, override, flag, killed, random, ...
     role: str = "live"  # "shadow" for a mirrored copy
+    shadow: ShadowTicket | None = None  # set when this live request is to be mirrored
     upstream: Upstream | None = None
 
     # forward / observe

@@ -36,7 +36,7 @@ class Pipeline:
 
     async def run(self, ex: Exchange) -> web.StreamResponse:
         for stage in self.before:
-            await _guarded(stage, ex)
+            await run_guarded(stage, ex)
             if ex.response is not None:
                 break
         cancelled = False
@@ -48,14 +48,15 @@ class Pipeline:
                 # closed on the way out. Still let observe/record see the exchange.
                 ex.error, cancelled = ClientCancelled("client disconnected"), True
         for stage in self.after:
-            await _guarded(stage, ex)
+            await run_guarded(stage, ex)
         if cancelled:
             raise asyncio.CancelledError
         assert ex.response is not None, "forward always sets a response"
         return ex.response
 
 
-async def _guarded(stage: Stage, ex: Exchange) -> None:
+async def run_guarded(stage: Stage, ex: Exchange) -> None:
+    """Run one stage; a ProxyError answers the client, anything else is recorded and counted."""
     try:
         await stage(ex)
     except ProxyError as exc:  # the stage's deliberate answer (404 for a model, 413, a deny)

@@ -30,6 +30,7 @@ class LiveState:
     killed: bool  # everyone on the baseline, at once
     epoch: int  # bumped by a rollback: sticky assignments start afresh
     from_store: bool = False
+    phase: str | None = None  # the controller's phase (read only here: the controller writes it)
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -74,7 +75,10 @@ def state_from_doc(doc: dict[str, Any] | None, version: str, default: LiveState)
         raise ValueError(f"killed must be true or false, got {killed!r}")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
         raise ValueError(f"epoch must be a whole number >= 0, got {epoch!r}")
-    return LiveState(weight, max_weight, killed, epoch, from_store=True)
+    phase = doc.get("phase")
+    if phase is not None and not isinstance(phase, str):
+        raise ValueError(f"phase must be a string, got {phase!r}")
+    return LiveState(weight, max_weight, killed, epoch, from_store=True, phase=phase)
 
 
 def state_to_doc(

@@ -49,11 +49,7 @@ class WindowAggregator:
         self._arms: dict[tuple[str, int, str, str], _Arm] = {}
 
     def add(self, rollout: str, arm: str, role: str, sample: CallSample, now: float) -> None:
-        bucket = int(now // self.bucket_seconds) * self.bucket_seconds
-        key = (rollout, bucket, arm, role)
-        agg = self._arms.get(key)
-        if agg is None:
-            agg = self._arms[key] = _Arm()
+        agg = self._arm(rollout, arm, role, now)
         n = agg.numbers
         n["requests"] += 1
         if sample.error is not None:
@@ -78,6 +74,25 @@ class WindowAggregator:
             agg.duration.add(sample.duration)
         if sample.ttft is not None:
             agg.ttft.add(sample.ttft)
+
+    def add_pair(
+        self, rollout: str, arm: str, role: str, disagreements: dict[str, bool], now: float
+    ) -> None:
+        """Count one compared shadow pair (rollout/compare.py `disagreements`) as
+        `pairs:{comparator}` and `disagree:{comparator}`, the fields rollout/noise.py reads."""
+        n = self._arm(rollout, arm, role, now).numbers
+        for comparator, differs in disagreements.items():
+            n[f"pairs:{comparator}"] += 1
+            if differs:
+                n[f"disagree:{comparator}"] += 1
+
+    def _arm(self, rollout: str, arm: str, role: str, now: float) -> _Arm:
+        bucket = int(now // self.bucket_seconds) * self.bucket_seconds
+        key = (rollout, bucket, arm, role)
+        agg = self._arms.get(key)
+        if agg is None:
+            agg = self._arms[key] = _Arm()
+        return agg
 
     def drain(self) -> dict[tuple[str, int], dict[str, float]]:
         """Everything added since the last drain, as {(rollout, bucket_start): fields}."""

@@ -24,3 +24,10 @@ BUDGET_PAUSED = Gauge(
     ["rollout"],
     multiprocess_mode="livemax",
 )
+COMPARISONS = Counter(
+    "llm_rollout_shadow_comparisons",
+    "Compared shadow pairs per comparator (error, refusal, json, tools, finish, length, text) and "
+    "result (agree, disagree). kind: candidate (the live answer vs the candidate's) or noise (the "
+    "live answer vs a second baseline call: how much the baseline disagrees with itself).",
+    ["rollout", "kind", "comparator", "result"],
+)

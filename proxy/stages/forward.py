@@ -24,15 +24,8 @@ from proxy.exchange import Exchange
 from proxy.headers import request_headers, response_headers
 from proxy.upstream import Upstream
 from proxy.upstream_clock import UpstreamClock
-from rollout.errors import (
-    InternalProxyError,
-    ProxyError,
-    RequestTooLarge,
-    UpstreamConnectError,
-    UpstreamMalformed,
-    UpstreamReset,
-    UpstreamTimeout,
-)
+from proxy.upstream_errors import upstream_error
+from rollout.errors import ProxyError, RequestTooLarge
 
 log = logging.getLogger("llm_rollout.forward")
 
@@ -64,7 +57,7 @@ class Forward:
             if isinstance(body, _LimitedBody) and body.exceeded is not None:
                 await _fail(ex, body.exceeded)  # aiohttp wraps what the body iterator raised
                 return
-            await _fail(ex, _upstream_error(exc, upstream, clock))
+            await _fail(ex, upstream_error(exc, upstream, clock.timeout_error))
         finally:
             clock.stop()
             ex.finished_at = perf_counter()
@@ -151,22 +144,6 @@ class _LimitedBody:
                 )
                 raise self.exceeded
             yield chunk
-
-
-def _upstream_error(exc: Exception, upstream: Upstream, clock: UpstreamClock) -> ProxyError:
-    """Map what aiohttp raised onto the project's errors (the order matters: subclasses first)."""
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamTimeout("connect", upstream.timeouts.connect)
-    if isinstance(exc, TimeoutError):
-        return clock.timeout_error()
-    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, unreachable, DNS
-        return UpstreamConnectError(f"cannot connect to upstream: {exc.os_error}")
-    if isinstance(exc, aiohttp.ClientResponseError):  # unparsable status line or headers
-        return UpstreamMalformed(f"malformed upstream response: {exc.message}")
-    if isinstance(exc, (aiohttp.ClientError, ConnectionError)):
-        return UpstreamReset(f"upstream connection failed: {type(exc).__name__}")
-    log.error("unexpected error forwarding to %s", upstream.name, exc_info=exc)
-    return InternalProxyError(f"internal proxy error: {type(exc).__name__}")
 
 
 async def _fail(ex: Exchange, error: ProxyError) -> None:

@@ -39,7 +39,9 @@ class Observe:
         if payload is None or api is None:
             return
         ex.expect = expected_json(api, payload)
-        observer = OBSERVERS[api](ex.stream, capture=ex.expect is not None and ex.expect.content)
+        # The text is kept when JSON must be checked, or to compare it with a shadow's.
+        capture = (ex.expect is not None and ex.expect.content) or ex.shadow is not None
+        observer = OBSERVERS[api](ex.stream, capture=capture)
         if (
             api in _USAGE_ON_REQUEST
             and ex.upstream is not None

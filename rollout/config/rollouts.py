@@ -17,6 +17,7 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 
 from rollout.config.flags import Match
 from rollout.config.plan import Plan
+from rollout.config.shadow import Shadow
 from rollout.config.strict import Strict, no_structural_fields
 from rollout.live_state import LiveState, initial_state
 
@@ -99,6 +100,7 @@ class Rollout(Strict):
     candidate: Variant
     overrides: list[Override] = []
     plan: Plan = Plan()
+    shadow: Shadow | None = None  # mirror baseline traffic to the candidate (docs/shadow.md)
 
     @field_validator("subject")
     @classmethod
@@ -126,6 +128,14 @@ class Rollout(Strict):
     @property
     def bucket_salt(self) -> str:
         return self.salt if self.salt is not None else self.name
+
+    @property
+    def shadow_salt(self) -> str:
+        """Salt of the shadow sample: independent of the arms' buckets, so mirrored subjects are
+        not the ones next in line for the candidate."""
+        if self.shadow is not None and self.shadow.salt is not None:
+            return self.shadow.salt
+        return f"{self.bucket_salt}/shadow"
 
 
 class Store(Strict):

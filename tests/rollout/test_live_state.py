@@ -37,6 +37,7 @@ def test_state_from_doc(doc: dict | None, expected: LiveState) -> None:
         ({"version": "v1", "weight": "0.5"}, "weight must be a number between 0 and 1, got '0.5'"),
         ({"version": "v1", "weight": 0.1, "killed": "yes"}, "killed must be true or false"),
         ({"version": "v1", "weight": 0.1, "epoch": -1}, "epoch must be a whole number >= 0"),
+        ({"version": "v1", "weight": 0.1, "phase": 3}, "phase must be a string, got 3"),
     ],
 )
 def test_malformed_docs_are_refused(doc: dict, message: str) -> None:
@@ -57,4 +58,5 @@ def test_to_doc_keeps_other_fields_of_the_same_version_only() -> None:
     }
     other = state_to_doc(state, "v2", {"version": "v1", "phase": "ramping"})
     assert "phase" not in other and other["version"] == "v2"
-    assert state_from_doc(same, "v1", DEFAULT) == LiveState(0.2, 0.5, False, 1, True)
+    # The controller's phase is read (shadow traffic follows it), never written from here.
+    assert state_from_doc(same, "v1", DEFAULT) == LiveState(0.2, 0.5, False, 1, True, "ramping")

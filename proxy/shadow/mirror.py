@@ -1,0 +1,116 @@
+"""One rollout's shadow traffic at run time: when it mirrors, which requests, and what it keeps
+of the pairs (counts in Prometheus and the metric windows, a redacted sample in the store).
+
+Built once per rollout with a `shadow:` section and kept for the process's life: its queue and
+hourly budget are long-lived. The shadow calls themselves are made by proxy/shadow/pair.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from proxy.cohorts.compiled import CompiledRollout
+from proxy.cohorts.store_guard import StoreGuard
+from proxy.exchange import ShadowTicket
+from proxy.shadow.budget import HourlyBudget
+from proxy.shadow.metrics import COMPARISONS
+from proxy.shadow.queue import ShadowQueue
+from rollout.cohorts import bucket
+from rollout.compare import Thresholds
+from rollout.config.shadow import Shadow
+from rollout.decide import TERMINAL
+from rollout.live_state import LiveState
+from rollout.redact import Redactor
+from rollout.store import Store
+from rollout.windows import WindowAggregator
+
+log = logging.getLogger("llm_rollout.shadow")
+
+# Where each kind of pair is counted in the metric windows ("{arm}:{role}:pairs:{comparator}").
+WINDOW_PREFIX = {"candidate": ("candidate", "shadow"), "noise": ("baseline", "noise")}
+
+
+class RolloutMirror:
+    def __init__(
+        self,
+        rollout: CompiledRollout,
+        config: Shadow,
+        store: Store,
+        guard: StoreGuard,
+        windows: WindowAggregator | None,
+    ) -> None:
+        self.rollout, self.config = rollout, config
+        self.store, self.guard, self.windows = store, guard, windows
+        self.queue = ShadowQueue(config.max_queued, config.max_in_flight)
+        usd = config.usd_per_hour
+        self.budget = HourlyBudget(rollout.name, usd) if usd is not None else None
+        self.redactor = Redactor(
+            config.redact.patterns, config.redact.defaults, config.redact.secret_keys
+        )
+        self.thresholds = Thresholds(config.compare.similarity_min, config.compare.length_ratio_max)
+        self.salt = rollout.config.shadow_salt
+        self._counters: dict[tuple[str, str, bool], Any] = {}
+
+    def active(self, state: LiveState) -> bool:
+        """Mirroring runs at weight 0, or throughout the ramp with `during_ramp`; never while
+        killed, nor once the rollout is rolled back, aborted or complete."""
+        if state.killed or state.phase in TERMINAL:
+            return False
+        return state.weight <= 0.0 or self.config.during_ramp
+
+    def ticket(self, subject: str | None) -> ShadowTicket | None:
+        """Is this baseline-served request mirrored? Per subject (its own salt, so the same
+        subjects are mirrored every time) or, without a subject or with `per: request`, drawn."""
+        share = self.config.share
+        if share <= 0.0:
+            return None
+        if self.config.per == "subject" and subject is not None:
+            if bucket(self.salt, subject) >= share:
+                return None
+        elif random.random() >= share:
+            return None
+        return ShadowTicket(os.urandom(8).hex(), random.random() < self.config.noise_share)
+
+    def count(self, kind: str, disagreements: Mapping[str, bool], now: float) -> None:
+        """One compared pair, in Prometheus and in the controller's windows."""
+        name = self.rollout.name
+        for comparator, differs in disagreements.items():
+            key = (kind, comparator, differs)
+            child = self._counters.get(key)
+            if child is None:
+                result = "disagree" if differs else "agree"
+                child = self._counters[key] = COMPARISONS.labels(name, kind, comparator, result)
+            child.inc()
+        if self.windows is not None:
+            arm, role = WINDOW_PREFIX[kind]
+            self.windows.add_pair(name, arm, role, dict(disagreements), now)
+
+    def should_keep(self) -> bool:
+        return random.random() < self.config.pairs.sample
+
+    async def keep(self, pair: dict[str, Any]) -> None:
+        """Store a pair for people; a store that is down just loses this sample."""
+        name, keep = self.rollout.name, self.config.pairs.keep
+        await self.guard.call("pairs.add", lambda: self.store.pairs.add(name, pair, keep))
+
+    def status(self) -> dict[str, Any]:
+        budget = self.budget
+        return {
+            "share": self.config.share,
+            "per": self.config.per,
+            "noise_share": self.config.noise_share,
+            "during_ramp": self.config.during_ramp,
+            "queued": self.queue.queued,
+            "in_flight": self.queue.in_flight,
+            "budget": None
+            if budget is None
+            else {
+                "usd_per_hour": budget.usd_per_hour,
+                "spent_last_hour": round(budget.spent(), 6),
+                "paused": budget.paused,
+            },
+        }

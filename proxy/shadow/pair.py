@@ -1,0 +1,138 @@
+"""One shadow job: the live request sent again to the candidate (and, on the noise sample, to
+the baseline a second time), each as an exchange of its own with role "shadow" through the same
+stages as live traffic, then compared with the live answer.
+
+Runs in a shadow queue worker, after the live response is complete: nothing here can delay or
+change it. A shadow exchange starts from the request exactly as the client sent it (its raw body
+parsed afresh), gets its arm's variant and the live request's flag edits (the guardrails apply to
+every arm), and is observed, judged and recorded like a live one: its tokens and cost count under
+role="shadow", never as live spend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from time import time
+from typing import Any
+
+import orjson
+
+from proxy.exchange import Exchange
+from proxy.pipeline import Stage, run_guarded
+from proxy.shadow.mirror import RolloutMirror
+from proxy.shadow.send import ShadowSend
+from proxy.shadow.sides import side_doc, side_result
+from rollout.compare import SideResult, compare, disagreements
+
+log = logging.getLogger("llm_rollout.shadow")
+
+STRING_CAP = 4_000  # characters of each request string kept in a stored pair
+
+
+class ShadowStages:
+    """The live pipeline's stages around a send that answers no one."""
+
+    def __init__(self, before: Sequence[Stage], after: Sequence[Stage]) -> None:
+        self.before, self.after = tuple(before), tuple(after)
+
+    async def run(self, ex: Exchange, send: ShadowSend, live: Exchange) -> None:
+        for stage in self.before:
+            await run_guarded(stage, ex)
+        await send(ex, live.upstream, live.shadow.pair_id)  # type: ignore[union-attr]
+        for stage in self.after:
+            await run_guarded(stage, ex)
+
+
+def shadow_exchange(live: Exchange, arm: str) -> Exchange:
+    """A fresh exchange for `arm`, from the live request as the client sent it."""
+    assert live.body is not None and live.route is not None
+    payload = orjson.loads(live.body)
+    model = payload.get("model")
+    return Exchange(
+        live.request,
+        live.candidates,
+        body=live.body,
+        api=live.api,
+        payload=payload,
+        payload_changed=True,
+        model=model if isinstance(model, str) else None,
+        stream=live.stream,
+        route=live.route,
+        subject=live.subject,
+        governing=live.governing,
+        rollout=live.rollout,
+        flag_edits=list(live.flag_edits),
+        arm=arm,
+        assigned_by="shadow",
+        role="shadow",
+        shadow=live.shadow,  # the observer captures the text, as the live one did
+        upstream=live.route.upstream,
+    )
+
+
+async def run_pair(
+    mirror: RolloutMirror, stages: ShadowStages, send: ShadowSend, live: Exchange
+) -> None:
+    ticket = live.shadow
+    assert ticket is not None
+    sides = {"candidate": shadow_exchange(live, "candidate")}
+    if ticket.noise:
+        sides["noise"] = shadow_exchange(live, "baseline")
+    await asyncio.gather(*(stages.run(ex, send, live) for ex in sides.values()))
+    if mirror.budget is not None:
+        for ex in sides.values():
+            mirror.budget.spend(ex.cost_usd)
+    live_side, now = side_result(live), time()
+    compared: dict[str, tuple[SideResult, dict[str, bool]]] = {}
+    for kind, ex in sides.items():
+        side = side_result(ex)
+        found = disagreements(compare(live_side, side), mirror.thresholds)
+        mirror.count(kind, found, now)
+        compared[kind] = (side, found)
+        if side.error is not None:
+            log.info("shadow pair %s: %s call failed: %s", ticket.pair_id, kind, side.error)
+    if mirror.should_keep():
+        await mirror.keep(_pair_doc(mirror, live, live_side, sides, compared, now))
+
+
+def _pair_doc(
+    mirror: RolloutMirror,
+    live: Exchange,
+    live_side: SideResult,
+    sides: dict[str, Exchange],
+    compared: dict[str, tuple[SideResult, dict[str, bool]]],
+    now: float,
+) -> dict[str, Any]:
+    redactor = mirror.redactor
+    candidate_side = compared["candidate"][0]
+    comparison = compare(live_side, candidate_side)
+    doc: dict[str, Any] = {
+        "pair": live.shadow.pair_id,  # type: ignore[union-attr]
+        "ts": now,
+        "rollout": live.rollout,
+        "version": mirror.rollout.version,
+        "api": live.api,
+        "request": _clip(redactor.redact_json(orjson.loads(live.body))),  # type: ignore[arg-type]
+        "live": side_doc(live, live_side, redactor),
+        "similarity": comparison.similarity,
+        "length_ratio": comparison.length_ratio,
+        "disagreements": {kind: found for kind, (_, found) in compared.items()},
+    }
+    for kind, ex in sides.items():
+        doc[kind] = side_doc(ex, compared[kind][0], redactor)
+    return doc
+
+
+def _clip(value: Any) -> Any:
+    """Long strings (documents pasted into a prompt) cut to STRING_CAP characters."""
+    if isinstance(value, str):
+        if len(value) <= STRING_CAP:
+            return value
+        return value[:STRING_CAP] + f"... [{len(value) - STRING_CAP} more characters]"
+    if isinstance(value, dict):
+        return {k: _clip(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clip(v) for v in value]
+    return value
