@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from rollout.config import load_config
+from tests.support.configmap_volume import ConfigMapVolume
 from tests.support.helm_chart import (
     CHART,
     FULLNAME,
@@ -103,6 +104,7 @@ def test_proxy_ports_probes_and_arguments(production: dict) -> None:
     assert ports == {"http": 8080, "admin": 9090}
     assert proxy["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert proxy["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
+    assert proxy["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     config = yaml.safe_load(production["ConfigMap"][FULLNAME]["data"]["config.yaml"])
     assert config["listen"] == {"host": "0.0.0.0", "port": 8080}
     assert config["admin"] == {"host": "0.0.0.0", "port": 9090}
@@ -124,31 +126,51 @@ def test_config_is_mounted_as_a_directory_so_configmap_updates_reach_the_files(
         assert volume["configMap"]["name"] == FULLNAME
 
 
-def test_rendered_config_loads_from_the_projected_files(production: dict, tmp_path: Path) -> None:
-    """Lay the ConfigMap out as the kubelet would (each item's key at its path) and load it
-    with the proxy's own loader: the prompt is found where the rollout names it."""
-    data = production["ConfigMap"][FULLNAME]["data"]
-    pod = production["Deployment"][FULLNAME]["spec"]["template"]["spec"]
+def projected_files(objects: dict) -> dict[str, str]:
+    """What the proxy pod's config volume holds: each ConfigMap item's key at its path."""
+    data = objects["ConfigMap"][FULLNAME]["data"]
+    pod = objects["Deployment"][FULLNAME]["spec"]["template"]["spec"]
     (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
-    for item in volume["configMap"]["items"]:
-        target = tmp_path / item["path"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(data[item["key"]])
-    config = load_config(tmp_path / "config.yaml")
+    return {item["path"]: data[item["key"]] for item in volume["configMap"]["items"]}
+
+
+def test_rendered_config_loads_from_the_volume_and_follows_its_updates(
+    production: dict, tmp_path: Path
+) -> None:
+    """The proxy's own loader reads the config where the chart mounts it, finds the prompt where
+    the rollout names it, and sees an update once the kubelet swaps the volume's files."""
+    volume = ConfigMapVolume(tmp_path / "etc" / "llm-rollout")
+    volume.write(projected_files(production))
+    config = load_config(volume.mount / "config.yaml")
     assert config.store.redis_url_env == "LLM_ROLLOUT_REDIS_URL"
     assert config.store.require is True
     (rollout,) = config.rollouts
     assert rollout.plan.automatic
     assert rollout.candidate.prompt.text == PROMPT
 
+    edited = kinds(render_chart({**PRODUCTION, "prompts": {"support-v2.md": "Be terse.\n"}}))
+    volume.write(projected_files(edited))
+    (rollout,) = load_config(volume.mount / "config.yaml").rollouts
+    assert rollout.candidate.prompt.text == "Be terse.\n"
+
 
 def test_default_config_loads_and_uses_the_embedded_store(default: dict, tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text(default["ConfigMap"][FULLNAME]["data"]["config.yaml"])
+    volume = ConfigMapVolume(tmp_path)
+    volume.write(projected_files(default))
     config = load_config(tmp_path / "config.yaml")
     assert config.store.redis_url is None
     assert config.store.data_dir == "/var/lib/llm-rollout"
     mounts = container(default, FULLNAME)["volumeMounts"]
     assert {"name": "data", "mountPath": "/var/lib/llm-rollout"} in mounts
+
+
+def test_a_plain_redis_url_goes_into_the_config(tmp_path: Path) -> None:
+    objects = kinds(render_chart({"redis": {"url": "redis://redis-master:6379/0"}}))
+    ConfigMapVolume(tmp_path).write(projected_files(objects))
+    assert load_config(tmp_path / "config.yaml").store.redis_url == "redis://redis-master:6379/0"
+    proxy = container(objects, FULLNAME)
+    assert "LLM_ROLLOUT_REDIS_URL" not in env(proxy)
+    assert "data" not in [m["name"] for m in proxy["volumeMounts"]]
 
 
 def test_secrets_reach_the_proxy_as_environment_variables(production: dict) -> None:
