@@ -25,7 +25,7 @@ def variable(name: str, label: str, definition: str, *, include_all: bool) -> di
         "type": "query",
         "datasource": DATASOURCE,
         "definition": definition,
-        "query": {"query": definition, "refId": f"{name}-values"},
+        "query": definition,  # the legacy string form: every Grafana version reads it
         "refresh": 2,
         "sort": 1,
         "multi": include_all,

@@ -173,6 +173,23 @@ def test_a_plain_redis_url_goes_into_the_config(tmp_path: Path) -> None:
     assert "data" not in [m["name"] for m in proxy["volumeMounts"]]
 
 
+def test_null_removes_a_default_provider_and_a_keyless_one_needs_no_secret(
+    tmp_path: Path,
+) -> None:
+    """Helm merges a values file into the default `config` key by key: null removes one."""
+    values = {
+        "providerKeys": {"existingSecret": ""},
+        "config": {
+            "providers": {"openai": None, "anthropic": None, "vllm": {"base_url": "http://v/v1"}},
+            "routes": [{"prefix": "/v1", "provider": "vllm"}],
+        },
+    }
+    objects = kinds(render_chart(values))
+    ConfigMapVolume(tmp_path).write(projected_files(objects))
+    assert list(load_config(tmp_path / "config.yaml").providers) == ["vllm"]
+    assert list(env(container(objects, FULLNAME))) == ["LLM_ROLLOUT_ADMIN_URL"]
+
+
 def test_secrets_reach_the_proxy_as_environment_variables(production: dict) -> None:
     proxy = env(container(production, FULLNAME))
     assert proxy["OPENAI_API_KEY"] == secret_ref("keys", "openai")
@@ -269,6 +286,14 @@ def test_notes_tell_where_to_point_the_sdks() -> None:
         ),
         (
             {"controller": {"enabled": True}, "redis": {"url": "redis://r:6379/0"}},
+            "controller.enabled needs a rollout with an automatic plan",
+        ),
+        (
+            {
+                "controller": {"enabled": True},
+                "redis": {"url": "redis://r:6379/0"},
+                "config": {"rollouts": [{"name": "r", "candidate": {"model": "m"}}]},
+            },
             "controller.enabled needs a rollout with an automatic plan",
         ),
         (
