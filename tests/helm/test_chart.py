@@ -307,6 +307,10 @@ def test_notes_tell_where_to_point_the_sdks() -> None:
         ),
         ({"providerKeys": {"existingSecret": ""}}, "set providerKeys.existingSecret"),
         ({"prompts": {"team/a.md": "x"}}, "prompts.team/a.md: a prompt is named by a plain file"),
+        # values.schema.json: a typo or a wrong type is named, never silently ignored
+        ({"proxy": {"replica": 3}}, "at '/proxy': additional properties 'replica' not allowed"),
+        ({"proxy": {"workers": 0}}, "at '/proxy/workers': minimum: got 0, want 1"),
+        ({"redis": {"url": "http://r"}}, "at '/redis/url': 'http://r' does not match pattern"),
     ],
 )
 def test_values_the_processes_would_refuse_fail_at_render(values: dict, message: str) -> None:
