@@ -1,0 +1,175 @@
+"""Every query of the Grafana dashboard, run by a real Prometheus scraping a real `rollout serve`
+after real OpenAI SDK traffic through a rollout (fake provider upstream): each must parse, and
+each whose metrics the traffic produced must return data. The variables' label_values queries
+must list the rollout, its arms and its roles."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from proxy.fake_provider import build_app
+from tests.support.grafana_dashboard import label_value_variables, load, queries, substitute
+from tests.support.prometheus_server import PrometheusError, PrometheusServer
+from tests.support.proxy_process import ProxyProcess, http_status, proxy_process
+from tests.support.servers import serve_in_thread
+
+ROLLOUT = "support-v2"
+USERS = [f"user-{i}" for i in range(16)]  # enough subjects for both arms at weight 0.5
+VARIABLES = {"rollout": ROLLOUT, "arm": ".*", "role": ".*", "__rate_interval": "1m"}
+# What the traffic below must make the proxy export, so that "returns data" is never vacuous.
+PRODUCED = {
+    "llm_rollout_requests_total",
+    "llm_rollout_errors_total",
+    "llm_rollout_request_duration_seconds_bucket",
+    "llm_rollout_ttft_seconds_bucket",
+    "llm_rollout_tokens_total",
+    "llm_rollout_cost_usd_total",
+    "llm_rollout_refusals_total",
+    "llm_rollout_json_checks_total",
+    "llm_rollout_weight",
+    "llm_rollout_killed",
+    "llm_rollout_assignments_total",
+    "llm_rollout_store_up",
+    "llm_rollout_proxy_overhead_seconds_bucket",
+    "llm_rollout_flag_matches_total",
+    "llm_rollout_prompt_not_applied_total",
+    "llm_rollout_malformed_requests_total",
+    "llm_rollout_rejected_requests_total",
+}
+MESSAGES = [{"role": "user", "content": "hello there"}]
+JSON_MODE = {"type": "json_object"}
+
+
+def config(fake_url: str) -> str:
+    return f"""
+providers:
+  fake: {{base_url: "{fake_url}/v1"}}
+routes: [{{prefix: /v1, provider: fake}}]
+rollouts:
+  - name: {ROLLOUT}
+    models: [gpt-4o-mini]
+    weight: 0.5
+    candidate: {{model: gpt-4o, prompt: {{text: "Answer briefly."}}}}
+flags:
+  - name: cap-free-tier
+    when: {{headers: {{x-tier: free}}}}
+    then: {{cap: {{max_tokens: 64}}}}
+"""
+
+
+def post_status(url: str, body: bytes) -> int:
+    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def one_round(client: openai.OpenAI, proxy: ProxyProcess) -> int:
+    """Calls of every kind the dashboard shows, for every user; returns how many calls the
+    rollout governed."""
+    assert http_status(proxy.url + "/no-such-route") == 404  # rejected: route_not_found
+    assert post_status(proxy.url + "/v1/chat/completions", b"{not json") == 400  # malformed
+    calls = 0
+    for user in USERS:
+        ask = {"model": "gpt-4o-mini", "messages": MESSAGES, "user": user}
+        client.chat.completions.create(**ask)
+        list(client.chat.completions.create(**ask, stream=True))
+        client.chat.completions.create(**ask, extra_headers={"x-fake-refuse": "1"})
+        client.chat.completions.create(**ask, response_format=JSON_MODE)
+        client.chat.completions.create(
+            **ask, response_format=JSON_MODE, extra_headers={"x-fake-invalid-json": "1"}
+        )
+        client.chat.completions.create(**ask, extra_headers={"x-tier": "free"})
+        with pytest.raises(openai.RateLimitError):
+            client.chat.completions.create(**ask, extra_headers={"x-fake-error-status": "429"})
+        # Embeddings cannot carry the candidate's prompt: counted as prompt_not_applied.
+        client.embeddings.create(model="gpt-4o-mini", input="hello", user=user)
+        calls += 8
+    return calls
+
+
+def wait_until_scraped(prom: PrometheusServer, proxy: ProxyProcess, calls: int) -> None:
+    """Until Prometheus holds a sample with every call counted (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while True:
+        result = prom.query(f'sum(llm_rollout_requests_total{{rollout="{ROLLOUT}"}})')
+        if result and float(result[0]["value"][1]) == calls:
+            return
+        proxy.assert_alive()
+        assert time.monotonic() < deadline, f"Prometheus never saw {calls} calls: {result}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
+    """Two identical rounds of traffic, each scraped before the next, so that every series has
+    two samples that differ: what rate() needs."""
+    with (
+        serve_in_thread(build_app) as fake,
+        proxy_process(config(fake.url), tmp_path_factory.mktemp("dash")) as proxy,
+        PrometheusServer([f"127.0.0.1:{proxy.admin_port}"]) as prom,
+    ):
+        client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
+        calls = one_round(client, proxy)
+        wait_until_scraped(prom, proxy, calls)
+        calls += one_round(client, proxy)
+        wait_until_scraped(prom, proxy, calls)
+        yield prom
+
+
+def test_traffic_produced_the_metrics_the_core_panels_need(prometheus: PrometheusServer) -> None:
+    assert PRODUCED - prometheus.metric_names() == set()
+
+
+def test_every_query_parses_and_returns_data_when_its_metrics_exist(
+    prometheus: PrometheusServer,
+) -> None:
+    present = prometheus.metric_names()
+    answered, empty = [], []
+    for query in queries(load()):
+        result = prometheus.query(substitute(query.expr, VARIABLES))  # raises on a parse error
+        if query.metrics <= present:
+            (answered if result else empty).append(query.panel)
+    assert empty == [], f"no data from: {empty}"
+    assert len(answered) >= 25, answered
+
+
+def test_variables_list_the_rollout_its_arms_and_roles(prometheus: PrometheusServer) -> None:
+    listed = {
+        v.name: prometheus.label_values(v.label, substitute(v.match, VARIABLES))
+        for v in label_value_variables(load())
+    }
+    assert listed == {"rollout": [ROLLOUT], "arm": ["baseline", "candidate"], "role": ["live"]}
+
+
+def test_candidate_and_baseline_both_show_in_the_per_arm_panels(
+    prometheus: PrometheusServer,
+) -> None:
+    (latency,) = [q for q in queries(load()) if q.panel.startswith("Time to first token")]
+    arms = {s["metric"]["arm"] for s in prometheus.query(substitute(latency.expr, VARIABLES))}
+    assert arms == {"baseline", "candidate"}
+
+
+def test_shadow_comparisons_query_is_valid_before_the_metric_exists(
+    prometheus: PrometheusServer,
+) -> None:
+    """No shadow runs in this config, so llm_rollout_shadow_comparisons_total (being added with
+    the mirror) has no series: its panels must still be valid PromQL, answering empty."""
+    shadow = [q for q in queries(load()) if "llm_rollout_shadow_comparisons_total" in q.metrics]
+    assert len(shadow) == 2
+    for query in shadow:
+        assert prometheus.query(substitute(query.expr, VARIABLES)) == []
+
+
+def test_a_broken_query_is_reported(prometheus: PrometheusServer) -> None:
+    """The check above can fail: Prometheus rejects what does not parse."""
+    with pytest.raises(PrometheusError, match="bad_data"):
+        prometheus.query("sum by (arm (rate(llm_rollout_requests_total[1m]))")
