@@ -34,9 +34,12 @@ def quantile(q: float, histogram: str, by: str = "arm, role", selector: str = CA
 
 
 def disagreement(by: str, extra: str) -> str:
-    """Share of shadow comparisons that disagree, per `by`."""
+    """Share of shadow comparisons that disagree, per `by`. A comparator that never disagreed
+    has no `disagree` series: `or ... * 0` makes it show 0%, not "no data"."""
     selector = ROLLOUT + extra
-    return share(by, SHADOW_COMPARISONS, SHADOW_COMPARISONS, ', result="disagree"', selector)
+    whole = sum_rate(by, SHADOW_COMPARISONS, selector)
+    part = sum_rate(by, SHADOW_COMPARISONS, selector + ', result="disagree"')
+    return f"({part}\n  or {whole} * 0)\n  / {whole}"
 
 
 CANDIDATE_DISAGREEMENT = disagreement("comparator", ', kind="candidate"')

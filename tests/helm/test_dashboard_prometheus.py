@@ -41,6 +41,8 @@ PRODUCED = {
     "llm_rollout_prompt_not_applied_total",
     "llm_rollout_malformed_requests_total",
     "llm_rollout_rejected_requests_total",
+    "llm_rollout_shadow_jobs_total",
+    "llm_rollout_shadow_comparisons_total",
 }
 MESSAGES = [{"role": "user", "content": "hello there"}]
 JSON_MODE = {"type": "json_object"}
@@ -56,6 +58,7 @@ rollouts:
     models: [gpt-4o-mini]
     weight: 0.5
     candidate: {{model: gpt-4o, prompt: {{text: "Answer briefly."}}}}
+    shadow: {{share: 1, per: request, noise_share: 0.5, during_ramp: true}}
 flags:
   - name: cap-free-tier
     when: {{headers: {{x-tier: free}}}}
@@ -97,14 +100,19 @@ def one_round(client: openai.OpenAI, proxy: ProxyProcess) -> int:
 
 
 def wait_until_scraped(prom: PrometheusServer, proxy: ProxyProcess, calls: int) -> None:
-    """Until Prometheus holds a sample with every call counted (10 s at most)."""
+    """Until Prometheus holds a sample with every live call counted, and a shadow job ended for
+    every call the baseline served (each is mirrored: share 1) (10 s at most)."""
+    live = f'sum(llm_rollout_requests_total{{rollout="{ROLLOUT}", role="live"}})'
+    baseline = live.replace('role="live"', 'role="live", arm="baseline"')
+    jobs = f'sum(llm_rollout_shadow_jobs_total{{rollout="{ROLLOUT}"}})'
     deadline = time.monotonic() + 10
     while True:
-        result = prom.query(f'sum(llm_rollout_requests_total{{rollout="{ROLLOUT}"}})')
-        if result and float(result[0]["value"][1]) == calls:
+        seen = [prom.query(q) for q in (live, baseline, jobs)]
+        counts = [float(r[0]["value"][1]) if r else None for r in seen]
+        if counts[0] == calls and counts[1] == counts[2]:
             return
         proxy.assert_alive()
-        assert time.monotonic() < deadline, f"Prometheus never saw {calls} calls: {result}"
+        assert time.monotonic() < deadline, f"Prometheus never saw {calls} calls: {counts}"
         time.sleep(0.2)
 
 
@@ -147,7 +155,11 @@ def test_variables_list_the_rollout_its_arms_and_roles(prometheus: PrometheusSer
         v.name: prometheus.label_values(v.label, substitute(v.match, VARIABLES))
         for v in label_value_variables(load())
     }
-    assert listed == {"rollout": [ROLLOUT], "arm": ["baseline", "candidate"], "role": ["live"]}
+    assert listed == {
+        "rollout": [ROLLOUT],
+        "arm": ["baseline", "candidate"],
+        "role": ["live", "shadow"],
+    }
 
 
 def test_candidate_and_baseline_both_show_in_the_per_arm_panels(
@@ -158,15 +170,12 @@ def test_candidate_and_baseline_both_show_in_the_per_arm_panels(
     assert arms == {"baseline", "candidate"}
 
 
-def test_shadow_comparisons_query_is_valid_before_the_metric_exists(
-    prometheus: PrometheusServer,
-) -> None:
-    """No shadow runs in this config, so llm_rollout_shadow_comparisons_total (being added with
-    the mirror) has no series: its panels must still be valid PromQL, answering empty."""
+def test_shadow_comparison_panels_show_both_kinds(prometheus: PrometheusServer) -> None:
+    """Every baseline call is mirrored, half of them with a second baseline call (noise)."""
     shadow = [q for q in queries(load()) if "llm_rollout_shadow_comparisons_total" in q.metrics]
     assert len(shadow) == 2
     for query in shadow:
-        assert prometheus.query(substitute(query.expr, VARIABLES)) == []
+        assert prometheus.query(substitute(query.expr, VARIABLES)) != [], query.panel
 
 
 def test_a_broken_query_is_reported(prometheus: PrometheusServer) -> None:
