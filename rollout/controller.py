@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rollout.apply import apply, controller_state
+from rollout.apply import StaleDecision, apply, controller_state
 from rollout.config.plan import Plan
 from rollout.config.rollouts import Rollout
 from rollout.decide import TERMINAL, Decision, RolloutState, decide
@@ -82,14 +82,18 @@ class Controller:
             last = self._last_look.get(rollout.name)
             if last is not None and now - last < rollout.plan.evaluation_interval:
                 continue
-            decision = await self._look(rollout, now)
+            try:
+                decision = await self._look(rollout, now)
+            except StaleDecision as exc:  # a person changed it meanwhile: look again next step
+                log.info("rollout %s: %s; looking again", rollout.name, exc)
+                continue
             if decision is not None:
                 decisions[rollout.name] = decision
             self._last_look[rollout.name] = now
         return decisions
 
     async def _look(self, rollout: Rollout, now: float) -> Decision | None:
-        doc, _ = await self.store.documents.read(state_key(rollout.name))
+        doc, rev = await self.store.documents.read(state_key(rollout.name))
         try:
             state = current_state(doc, rollout.version, rollout.plan)
         except ValueError as exc:
@@ -100,9 +104,18 @@ class Controller:
         decision = decide(rollout.plan, state, snap, now)
         default = rollout.config_state
         try:
+            # Made from revision `rev`: a person's change since (a pause, an approval) wins, and
+            # the next look starts from it.
             changed = await apply(
-                self.store, rollout.name, rollout.version, decision, default=default
+                self.store,
+                rollout.name,
+                rollout.version,
+                decision,
+                default=default,
+                expected_rev=rev,
             )
+        except StaleDecision:
+            raise
         except ChangeConflict as exc:  # others kept writing the document: look again next time
             log.warning("rollout %s: decision not applied: %s", rollout.name, exc)
             return None

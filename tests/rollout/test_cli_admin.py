@@ -90,6 +90,7 @@ def test_changes_status_and_history(
         "killed": False,
         "epoch": 1,
         "source": "store",
+        "automatic": False,
     }
 
     code, out, err = run(capsys, "history", "r")
