@@ -170,3 +170,11 @@ def admin_request(
             return response.status, await response.json(content_type=None)
 
     return served.server.call(call)  # type: ignore[return-value]
+
+
+def cli_environment(monkeypatch: Any, served: ServedProxy, token: str) -> Any:
+    """Point the `rollout` admin commands at `served` with `token`, as user alice."""
+    monkeypatch.setenv("LLM_ROLLOUT_ADMIN_URL", served.admin_url)
+    monkeypatch.setenv("LLM_ROLLOUT_ADMIN_TOKEN", token)
+    monkeypatch.setenv("USER", "alice")
+    return monkeypatch
