@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +37,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(params=["embedded", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
-    opened = open_store(
-        url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:", timeout=2.0
-    )
-    yield opened
-    await opened.close()
 
 
 async def traffic(store: Store, start: float, error_every: int | None, n: int = 1000) -> None:
