@@ -3,6 +3,8 @@ approve, roll back; roles (viewer < operator < approver); reads guarded off loop
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -21,23 +23,25 @@ from tests.support.proxy import (
     admin_request,
     serve_automatic_rollout,
 )
+from tests.support.proxy_process import metric_sum
 from tests.support.servers import RunningServer
 
 
 @pytest.fixture
 def served(fake: RunningServer) -> Iterator[ServedProxy]:
     with serve_automatic_rollout(fake.url) as served:
-        _wait_for_phase(served, "ramping")  # the controller's first look starts it at 1%
+        _wait_until_started(served)
         yield served
 
 
-def _wait_for_phase(served: ServedProxy, phase: str, seconds: float = 5.0) -> dict[str, Any]:
+def _wait_until_started(served: ServedProxy, seconds: float = 5.0) -> None:
+    """The controller's first look starts the rollout at 1%, and the replica follows."""
     deadline = time.monotonic() + seconds
     while True:
         entry = _status(served)
-        if entry["phase"] == phase:
-            return entry
-        assert time.monotonic() < deadline, f"still {entry}, wanted phase {phase}"
+        if (entry["phase"], entry["weight"]) == ("ramping", 0.01):
+            return
+        assert time.monotonic() < deadline, f"still {entry}"
         time.sleep(0.05)
 
 
@@ -209,9 +213,18 @@ def test_reads_need_a_viewer_off_loopback(fake: RunningServer) -> None:
         assert "llm_rollout_weight" in metrics
 
 
-def test_reads_are_open_on_loopback(served: ServedProxy) -> None:
+def test_reads_are_open_on_loopback_and_metrics_show_the_phase(served: ServedProxy) -> None:
     assert admin_request(served, "/v1/rollouts")[0] == 200
-    assert "llm_rollout_weight" in _get_text(served, "/metrics", None)
+    text = _get_text(served, "/metrics", None)
+    assert metric_sum(text, "llm_rollout_phase", rollout="auto", phase="ramping") == 1
+    assert metric_sum(text, "llm_rollout_phase", rollout="auto", phase="paused") == 0
+    assert metric_sum(text, "llm_rollout_decisions_total", rollout="auto", action="promote") >= 1
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: install Debian's prometheus package"
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _get_text(served: ServedProxy, path: str, token: str | None) -> str:

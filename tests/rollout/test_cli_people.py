@@ -44,7 +44,7 @@ def _started(capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
         code, out, err = run(capsys, "status", "--json")
         assert code == 0, err
         entry = json.loads(out)["rollouts"][0]
-        if entry["phase"] == "ramping" or time.monotonic() > deadline:
+        if (entry["phase"], entry["weight"]) == ("ramping", 0.01) or time.monotonic() > deadline:
             return entry
         time.sleep(0.05)
 
