@@ -1,6 +1,7 @@
 """The admin port: Prometheus /metrics and health, away from the traffic port (bound to loopback
-by default). With several worker processes, /metrics answers for all of them (prometheus-client's
-multiprocess mode, enabled when PROMETHEUS_MULTIPROC_DIR is set before the metrics are created)."""
+by default; bound elsewhere, /metrics needs a viewer token: proxy/admin_auth.py). With several
+worker processes, /metrics answers for all of them (prometheus-client's multiprocess mode,
+enabled when PROMETHEUS_MULTIPROC_DIR is set before the metrics are created)."""
 
 from __future__ import annotations
 
@@ -17,15 +18,17 @@ from prometheus_client import (
 )
 
 from proxy.admin_api import add_admin_api
+from proxy.admin_auth import Access
 from proxy.admin_shadow import add_shadow_api
 from proxy.app import Proxy
 
 
 def build_admin_app(proxy: Proxy, environ: Mapping[str, str] = os.environ) -> web.Application:
     app = web.Application()
+    access = Access.from_config(proxy.config.admin, environ)
     if proxy.runtime is not None:
-        add_admin_api(app, proxy.runtime, proxy.config.admin.token_env, environ)
-        add_shadow_api(app, proxy.runtime, proxy.mirrors)
+        add_admin_api(app, proxy.runtime, access)
+        add_shadow_api(app, proxy.runtime, proxy.mirrors, access)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
@@ -44,7 +47,7 @@ def build_admin_app(proxy: Proxy, environ: Mapping[str, str] = os.environ) -> we
             return web.json_response({"status": status}, status=503)
         return web.json_response({"status": "ok"})
 
-    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/metrics", access.reads(metrics))
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from proxy.admin_auth import Access
 from proxy.cohorts.runtime import Runtime
 from proxy.shadow.mirror import WINDOW_PREFIX, RolloutMirror
 from rollout.noise import NoiseReport, Tally, report
@@ -27,11 +28,10 @@ MAX_PAIRS = 200
 
 
 def add_shadow_api(
-    app: web.Application, runtime: Runtime, mirrors: Mapping[str, RolloutMirror]
+    app: web.Application, runtime: Runtime, mirrors: Mapping[str, RolloutMirror], access: Access
 ) -> None:
-    app.router.add_get(
-        "/v1/rollouts/{name}/shadow", partial(_shadow, runtime=runtime, mirrors=mirrors)
-    )
+    handler = partial(_shadow, runtime=runtime, mirrors=mirrors)
+    app.router.add_get("/v1/rollouts/{name}/shadow", access.reads(handler))
 
 
 async def _shadow(

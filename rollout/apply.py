@@ -29,6 +29,12 @@ from rollout.operations import ChangeConflict, forget_old_epoch, publish_change
 from rollout.store import Store
 
 _ATTEMPTS = 5
+
+
+class StaleDecision(ChangeConflict):
+    """The state document changed after the decision was made from it; nothing was written."""
+
+
 # The controller's fields in the state document; the proxy ignores them.
 CONTROLLER_FIELDS = ("phase", "stage", "since", "failures", "approvals", "awaiting")
 
@@ -92,12 +98,18 @@ async def apply(
     *,
     default: LiveState | None = None,
     config_hash: str | None = None,
+    expected_rev: int | None = None,
+    audit: Mapping[str, Any] | None = None,
 ) -> bool:
     """Write `decision.state`; True when something changed, False when it was already stored.
 
     `default`: the proxy's state while no document of this version exists (the config's weight
     and kill switch); the controller's weight replaces it, the kill switch is kept. A roll_back
     bumps the epoch and clears the old epoch's sticky assignments, as operations.roll_back does.
+    `expected_rev`: the revision of the document the decision was made from; when the document
+    changed since (a person paused, the controller promoted), nothing is written and StaleDecision
+    is raised, so neither side undoes the other's change unseen. `audit`: fields added to (or
+    replacing) the audit entry's, e.g. a person's own `reason`.
     Raises ChangeConflict when others kept writing the document, StoreError when it is down.
     """
     wanted = decision.state
@@ -107,6 +119,8 @@ async def apply(
     key = state_key(rollout_name)
     for _ in range(_ATTEMPTS):
         doc, rev = await store.documents.read(key)
+        if expected_rev is not None and rev != expected_rev:
+            raise StaleDecision(f"the state of rollout {rollout_name!r} changed meanwhile")
         try:
             stored = controller_state(doc, version)
             before = state_from_doc(doc, version, default)
@@ -117,12 +131,14 @@ async def apply(
         after = _live_after(before, decision)
         new_doc = state_to_doc(after, version, doc) | controller_fields(wanted)
         if await store.documents.write(key, new_doc, rev) is None:
+            if expected_rev is not None:
+                raise StaleDecision(f"the state of rollout {rollout_name!r} changed meanwhile")
             continue
         await forget_old_epoch(store, rollout_name, version, before, after)
         entry = audit_entry(rollout_name, version, decision, actor, stored, before, after)
         if config_hash is not None:
             entry["config_hash"] = config_hash
-        await store.audit.append(entry)
+        await store.audit.append(entry | dict(audit or {}))
         await publish_change(store, key)
         return True
     raise ChangeConflict(f"the state of rollout {rollout_name!r} kept changing; nothing applied")

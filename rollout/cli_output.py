@@ -16,9 +16,11 @@ def print_json(body: Any) -> int:
     return 0
 
 
-def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
+def print_table(header: Sequence[str] | None, rows: Sequence[Sequence[str]]) -> None:
+    """Columns padded to their widest cell; `header` None: rows only."""
+    every = [header, *rows] if header is not None else list(rows)
+    widths = [max(len(row[i]) for row in every) for i in range(len(every[0]))]
+    for row in every:
         print(
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
@@ -69,3 +71,47 @@ def iso(ts: Any) -> str:
     if not isinstance(ts, int | float):
         return "-"
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
+    """One rollout as rows of (field, value), for people: where the ramp stands and why."""
+    automatic = entry.get("automatic")
+    accepted = entry.get("accepted") or []
+    rows = [
+        ["phase", str(entry.get("phase") or "-") if automatic else "- (steered by hand)"],
+        ["stage", pct((entry.get("stage") or 0) / 100) if entry.get("stage") else "-"],
+        ["weight", f"{pct(entry.get('weight'))} (max {pct(entry.get('max_weight'))})"],
+        ["since", since(entry.get("since"), now)],
+        ["awaiting", str(entry.get("awaiting") or "-")],
+        ["accepted", f"{', '.join(accepted)} (extra monitoring)" if accepted else "-"],
+        ["killed", yes_no(entry.get("killed"))],
+        ["epoch", str(entry.get("epoch"))],
+        ["source", str(entry.get("source"))],
+    ]
+    if entry.get("problem"):
+        rows.append(["problem", str(entry["problem"])])
+    return rows if automatic else [r for r in rows if r[0] not in _CONTROLLER_ONLY]
+
+
+_CONTROLLER_ONLY = ("stage", "since", "awaiting", "accepted")
+
+
+def phase_line(body: dict[str, Any]) -> str:
+    """After a person's action: `auto: ramping at 25%, awaiting stage:50`."""
+    line = f"{body.get('name')}: {body.get('phase')} at {pct(body.get('weight'))}"
+    if body.get("awaiting"):
+        line += f", awaiting {body['awaiting']}"
+    if body.get("accepted"):
+        line += f", accepted {', '.join(body['accepted'])} (extra monitoring)"
+    return line
+
+
+def since(ts: Any, now: float) -> str:
+    """`2026-11-30T10:00:00Z (4m 10s ago)`."""
+    if not isinstance(ts, int | float):
+        return "-"
+    seconds = max(0, int(now - ts))
+    hours, rest = divmod(seconds, 3600)
+    parts = [f"{hours}h"] if hours else []
+    parts += [f"{rest // 60}m"] if hours or rest >= 60 else []
+    return f"{iso(ts)} ({' '.join([*parts, f'{rest % 60}s'])} ago)"

@@ -23,9 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from rollout.apply import apply, controller_state
+from rollout.apply import StaleDecision, apply, controller_state
 from rollout.config.plan import Plan
 from rollout.config.rollouts import Rollout
+from rollout.controller_metrics import ControllerMetrics
 from rollout.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.errors import StoreError
 from rollout.live_state import state_key
@@ -62,6 +63,7 @@ class Controller:
         self.lock_ttl = lock_ttl
         self.is_leader = False
         self._last_look: dict[str, float] = {}
+        self.metrics = ControllerMetrics()
 
     async def step(self) -> dict[str, Decision]:
         """One pass: every rollout whose evaluation interval has passed is looked at. Returns
@@ -69,7 +71,8 @@ class Controller:
         leader = await self.store.leader.acquire(LOCK_NAME, self.owner, self.lock_ttl)
         if not leader:
             # A new leadership starts with fresh looks: the other leader's are not ours to time.
-            self.is_leader, self._last_look = False, {}
+            self._stop_leading()
+            self._last_look = {}
             return {}
         if not self.is_leader:
             log.info("controller %s is the leader", self.owner)
@@ -82,14 +85,18 @@ class Controller:
             last = self._last_look.get(rollout.name)
             if last is not None and now - last < rollout.plan.evaluation_interval:
                 continue
-            decision = await self._look(rollout, now)
+            try:
+                decision = await self._look(rollout, now)
+            except StaleDecision as exc:  # a person changed it meanwhile: look again next step
+                log.info("rollout %s: %s; looking again", rollout.name, exc)
+                continue
             if decision is not None:
                 decisions[rollout.name] = decision
             self._last_look[rollout.name] = now
         return decisions
 
     async def _look(self, rollout: Rollout, now: float) -> Decision | None:
-        doc, _ = await self.store.documents.read(state_key(rollout.name))
+        doc, rev = await self.store.documents.read(state_key(rollout.name))
         try:
             state = current_state(doc, rollout.version, rollout.plan)
         except ValueError as exc:
@@ -100,12 +107,22 @@ class Controller:
         decision = decide(rollout.plan, state, snap, now)
         default = rollout.config_state
         try:
+            # Made from revision `rev`: a person's change since (a pause, an approval) wins, and
+            # the next look starts from it.
             changed = await apply(
-                self.store, rollout.name, rollout.version, decision, default=default
+                self.store,
+                rollout.name,
+                rollout.version,
+                decision,
+                default=default,
+                expected_rev=rev,
             )
+        except StaleDecision:
+            raise
         except ChangeConflict as exc:  # others kept writing the document: look again next time
             log.warning("rollout %s: decision not applied: %s", rollout.name, exc)
             return None
+        self.metrics.record(rollout.name, decision)
         if changed:
             log.info(
                 "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)
@@ -131,16 +148,21 @@ class Controller:
             try:
                 await self.step()
             except StoreError as exc:
-                self.is_leader = False
+                self._stop_leading()
                 log.warning("store unavailable, no decision this time: %s", exc)
             except Exception:  # a bug in one look must not end every later one
                 log.exception("controller step failed")
             await asyncio.sleep(interval)
 
+    def _stop_leading(self) -> None:
+        if self.is_leader:
+            self.metrics.forget()
+        self.is_leader = False
+
     async def close(self) -> None:
         """Hand the lead over at once (a standby need not wait for the ttl)."""
         if self.is_leader:
-            self.is_leader = False
+            self._stop_leading()
             await self.store.leader.release(LOCK_NAME, self.owner)
 
 

@@ -38,7 +38,10 @@ Phase = Literal[
     "aborted",
 ]
 TERMINAL: frozenset[str] = frozenset({"complete", "rolled_back", "aborted"})
-Action = Literal["promote", "hold", "pause", "await_approval", "roll_back", "complete"]
+# decide() never returns resume or approve: those are people's (rollout/interventions.py).
+Action = Literal[
+    "promote", "hold", "pause", "resume", "await_approval", "approve", "roll_back", "complete"
+]
 
 
 def stage_approval(percent: float) -> str:
@@ -118,11 +121,28 @@ def _count_failures(before: Mapping[str, int], results: tuple[GateResult, ...]) 
     return {r.gate: before.get(r.gate, 0) + 1 if r.verdict == "fail" else 0 for r in results}
 
 
+def rolled_back(state: RolloutState, now: float) -> RolloutState:
+    """Everyone back on the baseline; terminal for this version."""
+    return replace(state, phase="rolled_back", weight=0.0, since=now, awaiting=None)
+
+
 def _roll_back(
     state: RolloutState, now: float, reasons: tuple[str, ...], results: tuple[GateResult, ...]
 ) -> Decision:
-    after = replace(state, phase="rolled_back", weight=0.0, since=now, awaiting=None)
-    return Decision("roll_back", reasons, results, after)
+    return Decision("roll_back", reasons, results, rolled_back(state, now))
+
+
+def entered(plan: Plan, state: RolloutState, index: int, now: float) -> RolloutState:
+    """The state once stage `index` is entered: its weight, a fresh stage clock and counts."""
+    return replace(
+        state,
+        phase="baking" if index == len(plan.stages) - 1 else "ramping",
+        stage=index,
+        weight=plan.stages[index].percent / 100.0,
+        since=now,
+        failures={},
+        awaiting=None,
+    )
 
 
 def _enter(
@@ -141,15 +161,7 @@ def _enter(
         return Decision(
             "await_approval", (*reasons, f"approval needed before {percent:g}%"), results, waiting
         )
-    after = replace(
-        state,
-        phase="baking" if index == len(plan.stages) - 1 else "ramping",
-        stage=index,
-        weight=percent / 100.0,
-        since=now,
-        failures={},
-        awaiting=None,
-    )
+    after = entered(plan, state, index, now)
     return Decision("promote", (*reasons, f"to {percent:g}%"), results, after)
 
 

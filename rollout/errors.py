@@ -49,6 +49,11 @@ class StoreError(RolloutError):
         self.op = op
 
 
+class ActionRefused(RolloutError):
+    """A person's action that makes no sense in the rollout's current phase (resume when not
+    paused, approve when nothing awaits, promote a finished rollout...); nothing was changed."""
+
+
 class ProxyError(RolloutError):
     """A failure of one proxied request, answered to the client in the provider's error shape."""
 

@@ -86,8 +86,11 @@ class Admin(Strict):
 
     host: str = "127.0.0.1"
     port: int = Field(default=9090, ge=0, le=65535)
-    # Runtime changes (weight, kill switch, flags) need this bearer token; unset: refused.
+    # Bearer tokens, from the environment (docs/rollouts.md): this variable holds one token with
+    # full rights; `tokens_env` holds several, `name:role:token,...` (viewer, operator,
+    # approver). None set: changes are refused, and so are reads off loopback.
     token_env: str = "LLM_ROLLOUT_ADMIN_TOKEN"
+    tokens_env: str = "LLM_ROLLOUT_ADMIN_TOKENS"
 
 
 class Price(Strict):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import openai
 import pytest
 
@@ -17,6 +16,7 @@ from tests.support.proxy import (
 from tests.support.proxy import (
     ROLLOUT_AND_FLAG,
     ServedProxy,
+    admin_request,
     openai_config,
     serve_proxy_and_admin,
     serve_rollout_and_flag,
@@ -46,20 +46,7 @@ def _models_received(fake: RunningServer, client: openai.OpenAI) -> dict[str, st
 
 
 def _admin(served: ServedProxy, path: str, body: Any = None, token: str | None = TOKEN) -> Any:
-    async def call() -> tuple[int, Any]:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                "GET" if body is None else "POST",
-                served.admin_url + path,
-                json=body,
-                headers=headers,
-            ) as response,
-        ):
-            return response.status, await response.json(content_type=None)
-
-    return served.server.call(call)
+    return admin_request(served, path, body, token)
 
 
 @pytest.fixture
@@ -94,13 +81,14 @@ def test_weight_kill_switch_and_rollback_steer_traffic(
         "killed": False,
         "epoch": 1,
         "source": "store",
+        "automatic": False,
     }
     status, body = _admin(served, "/v1/audit?rollout=r")
     actions = [(e["action"], e["reason"], e["actor"]) for e in body["entries"]]
     assert actions == [
-        ("kill", "bad answers", "admin-api"),
-        ("unkill", "slower", "admin-api"),
-        ("rollback", "gate failed", "admin-api"),
+        ("kill", "bad answers", "admin"),
+        ("unkill", "slower", "admin"),
+        ("rollback", "gate failed", "admin"),
     ]
     rollback = body["entries"][-1]
     assert rollback["before"] == {"weight": 0.2, "max_weight": 0.5, "killed": False, "epoch": 0}
@@ -151,5 +139,6 @@ def test_changes_are_refused_when_no_token_is_configured(fake: RunningServer) ->
         status, body = _admin(served, "/v1/rollouts/r", {"weight": 0.1, "reason": "x"})
     assert status == 403
     assert body["error"]["message"] == (
-        "changes are disabled: set LLM_ROLLOUT_ADMIN_TOKEN to enable them"
+        "changes are disabled: set LLM_ROLLOUT_ADMIN_TOKEN or LLM_ROLLOUT_ADMIN_TOKENS"
+        " to enable them"
     )

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import uuid
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +15,7 @@ from rollout.decide import Decision, RolloutState
 from rollout.gate_stats import Interval
 from rollout.gates import GateResult
 from rollout.live_state import CHANGES_CHANNEL, initial_state, state_from_doc, state_key
-from rollout.store import Store, open_store
+from rollout.store import Store
 
 NAME, VERSION = "summarise", "v1"
 KEY = state_key(NAME)
@@ -47,16 +44,6 @@ def promote(state: RolloutState) -> Decision:
 def roll_back(before: RolloutState) -> Decision:
     after = replace(before, phase="rolled_back", weight=0.0, since=before.since + 60)
     return Decision("roll_back", ("error_rate failed 2 looks",), (ERROR_GATE,), after)
-
-
-@pytest.fixture(params=["embedded", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
-    opened = open_store(
-        url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:", timeout=2.0
-    )
-    yield opened
-    await opened.close()
 
 
 async def test_promote_writes_the_proxy_fields_and_the_controllers(store: Store) -> None:

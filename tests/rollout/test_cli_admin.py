@@ -13,7 +13,7 @@ import pytest
 from proxy.fake_provider import build_app
 from rollout.cli import main
 from tests.support.proxy import ADMIN_TOKEN as TOKEN
-from tests.support.proxy import ServedProxy, serve_rollout_and_flag
+from tests.support.proxy import ServedProxy, cli_environment, serve_rollout_and_flag
 from tests.support.servers import serve_in_thread
 
 
@@ -25,10 +25,7 @@ def served() -> Iterator[ServedProxy]:
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, served: ServedProxy) -> pytest.MonkeyPatch:
-    monkeypatch.setenv("LLM_ROLLOUT_ADMIN_URL", served.admin_url)
-    monkeypatch.setenv("LLM_ROLLOUT_ADMIN_TOKEN", TOKEN)
-    monkeypatch.setenv("USER", "alice")
-    return monkeypatch
+    return cli_environment(monkeypatch, served, TOKEN)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -46,17 +43,15 @@ def test_changes_status_and_history(
     code, out, err = run(capsys, "status")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == [
-        "NAME",
-        "VERSION",
-        "WEIGHT",
-        "MAX",
-        "WEIGHT",
-        "KILLED",
-        "EPOCH",
-        "SOURCE",
+    assert lines[0].startswith("r  (version ") and lines[0].endswith(", by hand)")
+    assert [line.split(maxsplit=1) for line in lines[1:6]] == [
+        ["phase", "- (steered by hand)"],
+        ["weight", "50% (max 50%)"],
+        ["killed", "no"],
+        ["epoch", "0"],
+        ["source", "config"],
     ]
-    assert lines[1].split()[0:1] + lines[1].split()[2:] == ["r", "50%", "50%", "no", "0", "config"]
+    assert lines[6] == ""
     assert lines[-1] == "store: up"
 
     assert run(capsys, "weight", "r", "0.2", "--reason", "slower") == (
@@ -90,6 +85,7 @@ def test_changes_status_and_history(
         "killed": False,
         "epoch": 1,
         "source": "store",
+        "automatic": False,
     }
 
     code, out, err = run(capsys, "history", "r")
@@ -98,9 +94,9 @@ def test_changes_status_and_history(
     assert header.split() == ["TIME", "ACTOR", "ACTION", "ROLLOUT/FLAG", "REASON", "CHANGE"]
     assert len(rows) == 4
     assert rows[0].endswith("weight 50%→20%")
-    assert rows[0].split()[1:5] == ["alice", "set_weight", "r", "slower"]
+    assert rows[0].split()[1:6] == ["admin", "(alice)", "set_weight", "r", "slower"]
     assert rows[0].split()[0].endswith("Z")  # ISO time, UTC
-    assert rows[1].split()[1:4] == ["bob", "kill", "r"]
+    assert rows[1].split()[1:5] == ["admin", "(bob)", "kill", "r"]
     assert rows[1].endswith("killed no→yes")
     assert rows[3].endswith("weight 20%→0%, max_weight 50%→0%, epoch 0→1")
 
@@ -112,7 +108,7 @@ def test_changes_status_and_history(
     code, out, _ = run(capsys, "history", "r", "--limit", "2", "--json")
     entries = json.loads(out)["entries"]
     assert [e["action"] for e in entries] == ["unkill", "rollback"]
-    assert [e["actor"] for e in entries] == ["alice", "alice"]
+    assert [e["actor"] for e in entries] == ["admin (alice)", "admin (alice)"]
 
 
 @pytest.mark.parametrize(
@@ -150,7 +146,7 @@ def test_admin_flag_overrides_the_environment(
     env.setenv("LLM_ROLLOUT_ADMIN_URL", "http://127.0.0.1:1")
     code, out, _ = run(capsys, "status", "--admin", served.admin_url + "/")
     assert code == 0
-    assert out.splitlines()[1].startswith("r ")
+    assert out.splitlines()[0].startswith("r  (version ")
 
 
 def test_unreachable_admin_url(capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,7 +160,7 @@ def test_unreachable_admin_url(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_timeout(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("rollout.cli_admin.TIMEOUT", 0.2)
+    monkeypatch.setattr("rollout.cli_http.TIMEOUT", 0.2)
     with socket.socket() as sock:  # accepts connections (backlog) and never answers
         sock.bind(("127.0.0.1", 0))
         sock.listen(8)
@@ -184,6 +180,10 @@ def test_timeout(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyP
         (["flag", "f", "--on", "--off", "--reason", "x"], "not allowed with argument"),
         (["flag", "f", "--on", "--percent", "101", "--reason", "x"], "between 0 and 100"),
         (["history", "--limit", "0"], "must be between 1 and 1000"),
+        (["status", "--watch", "0"], "must be more than 0 seconds"),
+        (["approve", "r", "--gate", "g", "--stage", "5", "--reason", "x"], "not allowed with"),
+        (["approve", "r", "--stage", "150", "--reason", "x"], "between 0 and 100"),
+        (["pause", "r"], "the following arguments are required: --reason"),
     ],
 )
 def test_usage_errors_exit_2(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +39,12 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(params=["embedded", "redis"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    url = request.getfixturevalue("redis_server").url if request.param == "redis" else None
-    opened = open_store(
-        url, tmp_path / "data", key_prefix=f"t{uuid.uuid4().hex[:10]}:", timeout=2.0
-    )
-    yield opened
-    await opened.close()
-
-
-async def traffic(store: Store, start: float, error_every: int | None, n: int = 1000) -> None:
+async def traffic(
+    store: Store, start: float, error_every: int | None, n: int = 1000, rollout: str = ROLLOUT.name
+) -> None:
     """`n` calls per arm over one interval; the candidate fails one call in `error_every`. At
     100% there is no baseline left to call."""
-    doc, _ = await store.documents.read(KEY)
+    doc, _ = await store.documents.read(state_key(rollout))
     arms = ["candidate"] if doc and doc["weight"] >= 1.0 else ["baseline", "candidate"]
     agg = WindowAggregator(bucket_seconds=int(INTERVAL))
     for i in range(n):
@@ -61,9 +52,9 @@ async def traffic(store: Store, start: float, error_every: int | None, n: int = 
             fails = arm == "candidate" and error_every is not None and i % error_every == 0
             error = "upstream_5xx" if fails else None
             sample = CallSample(duration=0.5 + (i % 100) / 100, error=error)
-            agg.add(ROLLOUT.name, arm, "live", sample, start + i * INTERVAL / n)
-    for (rollout, bucket), fields in agg.drain().items():
-        await store.metrics.add(rollout, bucket, fields)
+            agg.add(rollout, arm, "live", sample, start + i * INTERVAL / n)
+    for (name, bucket), fields in agg.drain().items():
+        await store.metrics.add(name, bucket, fields)
 
 
 async def ramp(ctl: Controller, clock: Clock, error_every: int | None, looks: int) -> list[Any]:

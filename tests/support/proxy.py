@@ -7,7 +7,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from proxy.admin import build_admin_app
@@ -123,3 +125,56 @@ def serve_rollout_and_flag(upstream_url: str) -> Iterator[ServedProxy]:
     config = openai_config(upstream_url, ROLLOUT_AND_FLAG)
     with serve_proxy_and_admin(config, {"LLM_ROLLOUT_ADMIN_TOKEN": ADMIN_TOKEN}) as served:
         yield served
+
+
+# Tokens with roles (LLM_ROLLOUT_ADMIN_TOKENS): name, role, secret.
+VIEWER, OPERATOR, APPROVER = "v-secret", "o-secret", "a:secret"  # a token may hold colons
+ROLE_TOKENS = f"watcher:viewer:{VIEWER},ops:operator:{OPERATOR},boss:approver:{APPROVER}"
+# An automatic rollout `auto` the controller starts at once (1%) and then leaves alone for an
+# hour (evaluation_interval), so people's actions are all that moves it in a test.
+AUTOMATIC_ROLLOUT = """
+rollouts:
+  - name: auto
+    candidate: {model: cand}
+    plan: {automatic: true, evaluation_interval: 3600, approve_before: [25, 100]}
+"""
+
+
+@contextmanager
+def serve_automatic_rollout(
+    upstream_url: str, admin_host: str = "127.0.0.1"
+) -> Iterator[ServedProxy]:
+    """AUTOMATIC_ROLLOUT with ROLE_TOKENS; `admin_host` is what the config says the admin port
+    is bound to (the test still binds loopback), e.g. 0.0.0.0 to make reads need a token."""
+    config = openai_config(upstream_url, f"admin: {{host: '{admin_host}'}}\n{AUTOMATIC_ROLLOUT}")
+    with serve_proxy_and_admin(config, {"LLM_ROLLOUT_ADMIN_TOKENS": ROLE_TOKENS}) as served:
+        yield served
+
+
+def admin_request(
+    served: ServedProxy, path: str, body: Any = None, token: str | None = None
+) -> tuple[int, Any]:
+    """GET (no body) or POST `body` to the admin port; the status and the JSON answer."""
+
+    async def call() -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                "GET" if body is None else "POST",
+                served.admin_url + path,
+                json=body,
+                headers=headers,
+            ) as response,
+        ):
+            return response.status, await response.json(content_type=None)
+
+    return served.server.call(call)  # type: ignore[return-value]
+
+
+def cli_environment(monkeypatch: Any, served: ServedProxy, token: str) -> Any:
+    """Point the `rollout` admin commands at `served` with `token`, as user alice."""
+    monkeypatch.setenv("LLM_ROLLOUT_ADMIN_URL", served.admin_url)
+    monkeypatch.setenv("LLM_ROLLOUT_ADMIN_TOKEN", token)
+    monkeypatch.setenv("USER", "alice")
+    return monkeypatch
