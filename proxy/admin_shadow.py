@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from proxy.admin_auth import Access
+from proxy.admin_auth import Access, error
 from proxy.cohorts.runtime import Runtime
 from proxy.shadow.mirror import WINDOW_PREFIX, RolloutMirror
 from rollout.noise import NoiseReport, Tally, report
@@ -42,7 +42,7 @@ async def _shadow(
     if mirror is None:
         known = name in runtime.rollouts
         message = f"rollout {name!r} has no shadow section" if known else f"no rollout {name!r}"
-        return web.json_response({"error": message}, status=404)
+        return error(404, message)
     try:
         limit = min(int(request.query.get("pairs", "20")), MAX_PAIRS)
         hours = float(request.query.get("hours", "1"))
@@ -50,7 +50,7 @@ async def _shadow(
             raise ValueError
     except ValueError:
         message = "pairs must be a whole number >= 0 and hours a number in (0, 168]"
-        return web.json_response({"error": message}, status=400)
+        return error(400, message)
     store = runtime.store
     end = time.time()
     buckets = await runtime.guard.call(

@@ -1,4 +1,4 @@
-"""`rollout status|history|weight|kill|unkill|rollback|flag|pause|resume|promote|approve`: the
+"""`rollout status|history|weight|kill|unkill|rollback|flag|pause|resume|promote|approve|pairs`: the
 admin API from the command line, over HTTP to a running proxy's admin port (rollout/cli_http.py).
 """
 
@@ -11,6 +11,7 @@ from typing import Any
 from rollout import cli_args
 from rollout.cli_http import DEFAULT_ADMIN_URL, URL_ENV, Command, call, run_command, seg, why
 from rollout.cli_output import change_summary, iso, print_json, print_table, show, state_line
+from rollout.cli_pairs import add_pairs_command
 from rollout.cli_people import add_people_commands
 from rollout.cli_status import add_status_command
 
@@ -73,6 +74,7 @@ def add_admin_commands(sub: Any) -> None:
     flag.add_argument("--percent", type=cli_args.percent, help="share of matching requests, 0..100")
     flag.set_defaults(command=run_command(_flag))
     add_people_commands(sub, changes)
+    add_pairs_command(sub, common)
 
 
 # --- commands -------------------------------------------------------------------------------
