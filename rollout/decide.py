@@ -98,7 +98,10 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     boom = catastrophe(cand, plan.catastrophe)
     if boom:
         return _roll_back(state, now, (boom,), ())
-    results = evaluate_gates(plan, snap.baseline, cand)
+    # Shadow pairs are judged in the shadow phase; during the ramp, live traffic is.
+    results = evaluate_gates(
+        plan, snap.baseline, cand, (snap.noise, snap.shadow) if in_shadow else None
+    )
     failures = _count_failures(state.failures, results)
     breached = [
         r

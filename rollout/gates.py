@@ -241,8 +241,18 @@ def evaluate_gate(gate: Gate, plan: Plan, base: Snapshot, cand: Snapshot) -> Gat
     return result
 
 
-def evaluate_gates(plan: Plan, base: Snapshot, cand: Snapshot) -> tuple[GateResult, ...]:
-    return tuple(evaluate_gate(g, plan, base, cand) for g in plan.gates)
+def evaluate_gates(
+    plan: Plan, base: Snapshot, cand: Snapshot, pairs: tuple[Snapshot, Snapshot] | None = None
+) -> tuple[GateResult, ...]:
+    """Every gate of the plan. Gates on shadow pairs are judged on `pairs` (noise, shadow) —
+    the baseline's disagreement with itself against the candidate's — and left out without."""
+    results = []
+    for gate in plan.gates:
+        if not METRICS[gate.metric].pairs:
+            results.append(evaluate_gate(gate, plan, base, cand))
+        elif pairs is not None:
+            results.append(evaluate_gate(gate, plan, *pairs))
+    return tuple(results)
 
 
 def catastrophe(cand: Snapshot, rule: Catastrophe) -> str | None:

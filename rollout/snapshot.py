@@ -38,13 +38,20 @@ class Snapshot:
     ttft: LogHistogram = field(default_factory=LogHistogram)
     errors_by_kind: Mapping[str, int] = field(default_factory=dict)
     cost_batches: tuple[tuple[int, float], ...] = ()
+    # Shadow pairs compared, and those that disagreed, per comparator (rollout/compare.py).
+    pairs: Mapping[str, int] = field(default_factory=dict)
+    disagree: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def json_valid(self) -> int:
         return self.json_checks - self.json_invalid
 
     def count(self, name: str) -> int:
-        """A count by name (the `source` of a proportion metric in rollout.config.plan)."""
+        """A count by name (the `source` of a proportion metric in rollout.config.plan):
+        a field, or "pairs:<comparator>" / "disagree:<comparator>"."""
+        tally, _, comparator = name.partition(":")
+        if comparator:
+            return getattr(self, tally).get(comparator, 0)
         value = getattr(self, name)
         assert isinstance(value, int)
         return value
@@ -52,12 +59,14 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class WindowSnapshot:
-    """The arms a decision compares. `shadow`: the candidate's mirrored calls. `subjects`: distinct
+    """The arms a decision compares. `shadow`: the candidate's mirrored calls and its pairs;
+    `noise`: the pairs of the live answer with a second baseline call. `subjects`: distinct
     candidate subjects, when the caller can count them (the windows cannot: None)."""
 
     baseline: Snapshot = field(default_factory=Snapshot)
     candidate: Snapshot = field(default_factory=Snapshot)
     shadow: Snapshot = field(default_factory=Snapshot)
+    noise: Snapshot = field(default_factory=Snapshot)
     subjects: int | None = None
 
 
@@ -73,10 +82,7 @@ def arm_snapshot(
 ) -> Snapshot:
     """The snapshot of "{arm}:{role}" from merged fields; other prefixes are ignored."""
     prefix = f"{arm}:{role}:"
-    errors_head = prefix + "errors:"
-    by_kind = {
-        key[len(errors_head) :]: _int(fields, key) for key in fields if key.startswith(errors_head)
-    }
+    by_kind = _by_name(fields, prefix + "errors:")
     cancelled = by_kind.get(CANCELLED, 0)
     return Snapshot(
         requests=max(_int(fields, prefix + "requests") - cancelled, 0),
@@ -93,7 +99,14 @@ def arm_snapshot(
         ttft=LogHistogram.from_fields(prefix + "ttft", fields),
         errors_by_kind=by_kind,
         cost_batches=cost_batches,
+        pairs=_by_name(fields, prefix + "pairs:"),
+        disagree=_by_name(fields, prefix + "disagree:"),
     )
+
+
+def _by_name(fields: Mapping[str, float], head: str) -> dict[str, int]:
+    """The counts under "<head><name>", by name."""
+    return {key[len(head) :]: _int(fields, key) for key in fields if key.startswith(head)}
 
 
 def _cost_batches(buckets: Sequence[Mapping[str, float]], arm: str, role: str) -> tuple:
@@ -116,5 +129,6 @@ def window_snapshot(
         baseline=snap("baseline", "live"),
         candidate=snap("candidate", "live"),
         shadow=snap("candidate", "shadow"),
+        noise=snap("baseline", "noise"),
         subjects=subjects,
     )

@@ -35,6 +35,13 @@ Metric = Literal[
     "latency_p99",
     "ttft_p95",
     "cost_per_1k",
+    "disagreement_error",
+    "disagreement_refusal",
+    "disagreement_json",
+    "disagreement_tools",
+    "disagreement_finish",
+    "disagreement_length",
+    "disagreement_text",
 ]
 BoundKind = Literal["max", "min", "max_ratio_to_baseline", "max_delta_to_baseline"]
 BOUND_KINDS: tuple[BoundKind, ...] = (
@@ -54,6 +61,9 @@ class MetricInfo:
     better: Literal["lower", "higher"]
     source: str = ""  # proportion: "hits/trials" snapshot fields; quantile: histogram name
     q: float = 0.0  # quantile only
+    # Judged on shadow pairs: the "candidate" side is how often the candidate's answer disagreed
+    # with the live one, the "baseline" side how often a second baseline call did (the noise).
+    pairs: bool = False
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -65,6 +75,12 @@ METRICS: dict[str, MetricInfo] = {
     "latency_p99": MetricInfo("quantile", "lower", "duration", 0.99),
     "ttft_p95": MetricInfo("quantile", "lower", "ttft", 0.95),
     "cost_per_1k": MetricInfo("cost", "lower"),
+    **{
+        f"disagreement_{c}": MetricInfo(
+            "proportion", "lower", f"disagree:{c}/pairs:{c}", pairs=True
+        )
+        for c in ("error", "refusal", "json", "tools", "finish", "length", "text")
+    },
 }
 
 

@@ -115,6 +115,17 @@ class Rollout(Strict):
             raise ValueError("needs at least one source")
         return value
 
+    @model_validator(mode="after")
+    def _shadow_gates_have_pairs(self) -> Rollout:
+        """A gate on shadow pairs needs pairs to judge: mirroring, and a shadow phase."""
+        gates = [g.key for g in self.plan.gates if g.metric.startswith("disagreement_")]
+        if gates and (self.shadow is None or self.plan.shadow is None):
+            raise ValueError(
+                f"gate {gates[0]!r} judges shadow pairs: the rollout needs a `shadow` section"
+                " (mirroring) and `plan.shadow` (the phase in which pairs are judged)"
+            )
+        return self
+
     @property
     def version(self) -> str:
         """Changes when the candidate changes (a new release); not when the ramp does."""

@@ -306,3 +306,49 @@ def test_min_subjects_unknown_holds() -> None:
 )
 def test_resume_phase(plan: Plan, state: RolloutState, phase: str) -> None:
     assert resume_phase(plan, state) == phase
+
+
+def _pairs(disagree: int, n: int) -> Snapshot:
+    return Snapshot(pairs={"text": n, "error": n}, disagree={"text": disagree, "error": 0})
+
+
+def _shadowed(candidate: int, noise: int, n: int) -> WindowSnapshot:
+    """Shadow pairs: the candidate's text disagreed with the live answer `candidate` times in
+    `n`, a second baseline call `noise` times in `n`."""
+    pairs = _pairs(candidate, n)
+    shadow = replace(GOOD.shadow, pairs=pairs.pairs, disagree=pairs.disagree)
+    return replace(GOOD, shadow=shadow, noise=_pairs(noise, n))
+
+
+# 30% against the baseline's own 10%: 20 points above the noise, where the gate allows 5.
+DISAGREEING = _shadowed(120, 40, 400)
+TEXT_GATE = {"metric": "disagreement_text", "max_delta_to_baseline": 0.05, "min_sample": 100}
+
+
+@pytest.mark.parametrize(
+    ("klass", "action"), [("primary", "roll_back"), ("secondary", "await_approval")]
+)
+def test_shadow_pair_gates_judge_disagreement_above_noise(klass: str, action: str) -> None:
+    plan = Plan(
+        shadow=Shadow(duration=30, min_requests=100),
+        rollback_after=1,
+        gates=[{**TEXT_GATE, "class": klass}],  # type: ignore[list-item]
+    )
+    decision = decide(plan, _at("shadow", weight=0.0), DISAGREEING, 100)
+    assert decision.action == action
+    (result,) = decision.gates
+    assert (result.gate, result.verdict, result.samples) == (
+        "disagreement_text",
+        "fail",
+        (400, 400),
+    )
+    assert result.candidate == 0.3 and result.baseline == 0.1
+    # As much disagreement, but the baseline disagrees with itself nearly as often: it passes.
+    within_noise = _shadowed(1200, 1150, 4000)
+    assert decide(plan, _at("shadow", weight=0.0), within_noise, 100).action == "promote"
+
+
+def test_shadow_pair_gates_are_left_out_of_the_ramp() -> None:
+    plan = Plan(min_duration=60, min_requests=100, gates=[TEXT_GATE])  # type: ignore[list-item]
+    decision = decide(plan, _at("ramping"), DISAGREEING, 100)
+    assert (decision.action, decision.gates) == ("promote", ())

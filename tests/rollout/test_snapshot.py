@@ -85,3 +85,18 @@ def test_arm_snapshot_reads_store_values_and_ignores_other_prefixes() -> None:
 def test_cancellations_never_make_requests_negative() -> None:
     fields = {"baseline:live:requests": 1.0, "baseline:live:errors:client_cancelled": 3.0}
     assert arm_snapshot(fields, "baseline", "live").requests == 0
+
+
+def test_shadow_pairs_and_noise_pairs_are_read_per_comparator() -> None:
+    buckets = [
+        {"candidate:shadow:pairs:text": 3, "candidate:shadow:disagree:text": 1},
+        {
+            "candidate:shadow:pairs:text": 2,
+            "baseline:noise:pairs:text": 4,
+            "baseline:live:requests": 9,
+        },
+    ]
+    snap = window_snapshot(buckets)
+    assert (snap.shadow.count("pairs:text"), snap.shadow.count("disagree:text")) == (5, 1)
+    assert (snap.noise.count("pairs:text"), snap.noise.count("disagree:text")) == (4, 0)
+    assert snap.noise.count("pairs:json") == 0 and snap.baseline.pairs == {}

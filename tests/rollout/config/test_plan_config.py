@@ -178,8 +178,10 @@ G = "bad.yaml: rollouts[0].plan.gates[0]"
         (
             "      gates: [{metric: latency_p90, max: 5}]",
             f"{G}.metric: Input should be 'error_rate', 'refusal_rate', 'json_validity',"
-            " 'latency_p50', 'latency_p95', 'latency_p99', 'ttft_p95' or 'cost_per_1k'"
-            " (got 'latency_p90')",
+            " 'latency_p50', 'latency_p95', 'latency_p99', 'ttft_p95', 'cost_per_1k',"
+            " 'disagreement_error', 'disagreement_refusal', 'disagreement_json',"
+            " 'disagreement_tools', 'disagreement_finish', 'disagreement_length' or"
+            " 'disagreement_text' (got 'latency_p90')",
         ),
         (
             "      gates: [{metric: error_rate, max: 0.1, class: tertiary}]",

@@ -55,6 +55,25 @@ def test_prompt_file_is_read_relative_to_the_config_and_changes_the_version(
     ("text", "expected"),
     [
         (
+            "rollouts: [{name: r, candidate: {model: m},"
+            " plan: {gates: [{metric: disagreement_text, max_delta_to_baseline: 0.05}]}}]",
+            [
+                "bad.yaml: rollouts[0]: gate 'disagreement_text' judges shadow pairs: the rollout"
+                " needs a `shadow` section (mirroring) and `plan.shadow` (the phase in which pairs"
+                " are judged) (got {'name': 'r', 'candidate': {'model': 'm'}, 'plan': {'gates':"
+                " [{'metric': 'dis...)"
+            ],
+        ),
+        (
+            "rollouts: [{name: r, candidate: {model: m}, shadow: {share: 2, per: user}}]",
+            [
+                "bad.yaml: rollouts[0].shadow.share: Input should be less than or equal to 1"
+                " (got 2)",
+                "bad.yaml: rollouts[0].shadow.per: Input should be 'subject' or 'request'"
+                " (got 'user')",
+            ],
+        ),
+        (
             "rollouts: [{name: r, candidate: {provider: nope}}]",
             [
                 "bad.yaml: rollouts[0].candidate.provider: names no configured provider"
