@@ -18,12 +18,18 @@ from prometheus_client import (
 
 from proxy.admin_api import add_admin_api
 from proxy.app import Proxy
+from proxy.config_api import add_config_api
+from proxy.reload import LiveConfig
 
 
-def build_admin_app(proxy: Proxy, environ: Mapping[str, str] = os.environ) -> web.Application:
+def build_admin_app(
+    proxy: Proxy, environ: Mapping[str, str] = os.environ, live: LiveConfig | None = None
+) -> web.Application:
     app = web.Application()
     if proxy.runtime is not None:
         add_admin_api(app, proxy.runtime, proxy.config.admin.token_env, environ)
+    if live is not None:
+        add_config_api(app, live, proxy.config.admin.token_env, environ)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -174,3 +174,10 @@ def _first_problem(exc: ValidationError) -> str:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": {"status": status, "message": message}}, status=status)
+
+
+def change_guard(
+    token_env: str, environ: Mapping[str, str] = os.environ
+) -> Callable[[Handler], Handler]:
+    """The bearer-token check of every change, for admin routes defined in other modules."""
+    return _authorised(environ.get(token_env, ""), token_env)

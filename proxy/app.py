@@ -18,6 +18,7 @@ from proxy.cohorts.compiled import CompiledRollout, compile_rollout
 from proxy.cohorts.runtime import Runtime
 from proxy.error_response import error_response, guess_api_kind
 from proxy.exchange import Exchange
+from proxy.generation import Generation
 from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline, Stage
 from proxy.routing import Router
@@ -32,6 +33,7 @@ from proxy.stages.rewrite import Rewrite
 from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
+from rollout.config.changes import config_hash
 from rollout.controller import Controller
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
 from rollout.flags import FlagSet
@@ -78,29 +80,51 @@ def build_pipeline(
 
 class Proxy:
     def __init__(self, config: Config, environ: Mapping[str, str] = os.environ) -> None:
-        self.config = config
+        self.environ = environ
         self.upstreams = {n: Upstream(n, p, environ) for n, p in config.providers.items()}
-        self.router = Router(config.routes, self.upstreams)
         rollouts = [compile_rollout(r, self.upstreams) for r in config.rollouts]
         self.runtime: Runtime | None = None
         self.flusher: WindowFlusher | None = None
-        windows = None
+        self.windows: WindowAggregator | None = None
         if config.rollouts or config.flags:
             store = open_configured_store(config.store, environ)
             self.runtime = Runtime(rollouts, FlagSet(config.flags), store)
-        if self.runtime is not None and rollouts:
-            # Per-arm counts and latency histograms for the controller, one flush a second.
-            windows = WindowAggregator()
-            self.flusher = WindowFlusher(self.runtime.store.metrics, windows)
-        self.pipeline = build_pipeline(config, self.upstreams, rollouts, self.runtime, windows)
+            # Per-arm counts and latency histograms for the controller, one flush a second
+            # (with flags only, too: a reload may add a rollout).
+            self.windows = WindowAggregator()
+            self.flusher = WindowFlusher(store.metrics, self.windows)
+        self.generation = self.build_generation(config, self.upstreams, rollouts)
         # Rollouts with an automatic plan are ramped by a controller in this process; with
         # several replicas on Redis, the leader lock lets one of them act.
         self.controller: Controller | None = None
         self._controller_task: asyncio.Task[None] | None = None
-        if self.runtime is not None and any(r.plan.automatic for r in config.rollouts):
-            self.controller = Controller(self.runtime.store, config.rollouts)
-        self.max_body_bytes = config.limits.max_body_bytes
         self.started = False
+
+    def build_generation(
+        self,
+        config: Config,
+        upstreams: Mapping[str, Upstream],
+        rollouts: Sequence[CompiledRollout],
+    ) -> Generation:
+        """What requests read of `config` (proxy/generation.py); at start and on every reload."""
+        pipeline = build_pipeline(config, upstreams, rollouts, self.runtime, self.windows)
+        return Generation(config, Router(config.routes, upstreams), tuple(rollouts), pipeline)
+
+    @property
+    def config(self) -> Config:
+        return self.generation.config
+
+    def follow_plans(self) -> None:
+        """Start the controller when an automatic rollout exists, or hand it the rollouts of a
+        reloaded config (it uses them from its next step)."""
+        rollouts = self.config.rollouts
+        automatic = any(r.plan.automatic for r in rollouts)
+        if self.controller is None and self.runtime is not None and automatic:
+            self.controller = Controller(self.runtime.store, rollouts)
+            self._controller_task = asyncio.create_task(self.controller.run(1.0))
+        if self.controller is not None:
+            self.controller.rollouts = rollouts
+            self.controller.config_hash = config_hash(self.config)
 
     @property
     def ready(self) -> bool:
@@ -117,8 +141,7 @@ class Proxy:
             await self.runtime.start()
         if self.flusher is not None:
             self.flusher.start()
-        if self.controller is not None:
-            self._controller_task = asyncio.create_task(self.controller.run(1.0))
+        self.follow_plans()
         self.started = True
 
     async def close(self) -> None:
@@ -157,13 +180,14 @@ class Proxy:
             raise RouteNotFound("absolute-form request targets are not served: not a proxy")
         if request.path in _HEALTH_PATHS and request.method in ("GET", "HEAD"):
             return self._health(request.path)
-        candidates = self.router.candidates(request.raw_path, request.path)
+        generation = self.generation  # this request runs on it to its end, whatever reloads
+        candidates = generation.router.candidates(request.raw_path, request.path)
         if not candidates:
             raise RouteNotFound(f"no route for {request.path}")
-        length = request.content_length
-        if length is not None and length > self.max_body_bytes:
-            raise RequestTooLarge(f"request body exceeds the limit of {self.max_body_bytes} bytes")
-        return await self.pipeline.run(Exchange(request, candidates))
+        length, limit = request.content_length, generation.max_body_bytes
+        if length is not None and length > limit:
+            raise RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
+        return await generation.pipeline.run(Exchange(request, candidates))
 
     def _health(self, path: str) -> web.Response:
         if path == "/readyz" and not self.ready:

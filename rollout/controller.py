@@ -30,6 +30,7 @@ from rollout.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.errors import StoreError
 from rollout.live_state import state_key
 from rollout.operations import ChangeConflict
+from rollout.plan_audit import note_plan
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
 
@@ -55,8 +56,9 @@ class Controller:
         lock_ttl: float = DEFAULT_LOCK_TTL,
     ) -> None:
         self.store = store
-        # Replace this attribute to swap in a reloaded config: the next step uses it.
+        # Replace these attributes to swap in a reloaded config: the next step uses them.
         self.rollouts: Sequence[Rollout] = rollouts_config
+        self.config_hash: str | None = None  # recorded in the audit entries
         self.clock = clock
         self.owner = owner or default_owner()
         self.lock_ttl = lock_ttl
@@ -89,19 +91,26 @@ class Controller:
         return decisions
 
     async def _look(self, rollout: Rollout, now: float) -> Decision | None:
-        doc, _ = await self.store.documents.read(state_key(rollout.name))
+        doc, rev = await self.store.documents.read(state_key(rollout.name))
         try:
             state = current_state(doc, rollout.version, rollout.plan)
         except ValueError as exc:
             # Acting on a state we cannot read could undo what a person did: leave it to them.
             log.error("rollout %s: unreadable state document, not deciding: %s", rollout.name, exc)
             return None
+        if doc is not None and state.phase not in ("pending", *TERMINAL):  # a ramp under way
+            await note_plan(self.store, rollout, doc, rev, state, self.config_hash)
         snap = await self._window(rollout.name, state, now)
         decision = decide(rollout.plan, state, snap, now)
         default = rollout.config_state
         try:
             changed = await apply(
-                self.store, rollout.name, rollout.version, decision, default=default
+                self.store,
+                rollout.name,
+                rollout.version,
+                decision,
+                default=default,
+                config_hash=self.config_hash,
             )
         except ChangeConflict as exc:  # others kept writing the document: look again next time
             log.warning("rollout %s: decision not applied: %s", rollout.name, exc)

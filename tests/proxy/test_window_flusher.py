@@ -7,6 +7,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -82,11 +83,12 @@ async def governed_proxy(upstream: str, agg: WindowAggregator) -> AsyncIterator[
     """The real stages with Record feeding `agg`, served on loopback in this test's loop."""
     config = parse_config(openai_config(upstream), "test.yaml")
     proxy, limit = Proxy(config, {}), config.limits.max_body_bytes
-    proxy.pipeline = Pipeline(
+    pipeline = Pipeline(
         before=[Parse(limit), Identify(), Govern(), Observe({})],
         forward=Forward(limit),
         after=[Conclude(RefusalDetector(), default_price_table()), Record(ArmMetricsCache(), agg)],
     )
+    proxy.generation = replace(proxy.generation, pipeline=pipeline)
     await proxy.start()
     runner = web.ServerRunner(proxy.server())
     await runner.setup()
