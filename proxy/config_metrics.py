@@ -3,7 +3,7 @@ which config is in use, and what is wrong with a refused one."""
 
 from __future__ import annotations
 
-import contextlib
+import os
 
 from prometheus_client import Counter, Gauge
 
@@ -49,12 +49,13 @@ def report_reload(result: ReloadResult) -> None:
 
 
 def _only(gauge: Gauge, wanted: list[tuple[str, ...]]) -> None:
-    """Set the wanted label sets to 1 and drop the others (set to 0 first: with several
-    workers a dropped series keeps its last value in the shared files)."""
-    for labels in list(gauge._metrics):
+    """Set the wanted label sets to 1 and the others to 0; drop those from the exposition with
+    one process (with several, prometheus-client cannot remove a series: it stays at 0)."""
+    shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+    for labels in list(gauge._metrics):  # prometheus-client has no public list of children
         if labels not in wanted:
             gauge.labels(*labels).set(0)
-            with contextlib.suppress(KeyError):
+            if not shared:
                 gauge.remove(*labels)
     for labels in wanted:
         gauge.labels(*labels).set(1)

@@ -30,7 +30,7 @@ from proxy.config_metrics import report_loaded, report_reload
 from proxy.upstream import Upstream
 from rollout.config import Config, Provider, missing_credentials
 from rollout.config.reloader import ConfigReloader, ReloadResult
-from rollout.config.watch import ConfigWatcher
+from rollout.config.watch import ConfigWatcher, poll_seconds
 from rollout.errors import ConfigError, ConfigProblem
 from rollout.flags import FlagSet
 from rollout.tasks import cancel_and_wait, run_kept
@@ -124,6 +124,19 @@ async def _renew_upstreams(
     return upstreams, retired
 
 
+_HELD_SIGHUPS: list[int] = []  # received before a LiveConfig took SIGHUP over
+
+
+def hold_sighup() -> None:
+    """From now until a LiveConfig starts, remember a SIGHUP instead of dying of it (its
+    default): a reload asked for while the process starts is done once it has started."""
+    signal.signal(signal.SIGHUP, remember_sighup)
+
+
+def remember_sighup(signum: int, _frame: object) -> None:
+    _HELD_SIGHUPS.append(signum)
+
+
 class LiveConfig:
     """A proxy following its config file: the reloader, the file watcher and SIGHUP.
 
@@ -136,7 +149,7 @@ class LiveConfig:
         self.apply = ProxyReload(proxy, str(path))
         self.reloader = ConfigReloader(path, proxy.config, self.apply, on_result=report_reload)
         report_loaded(self.reloader.hash, self.reloader.loaded_at)
-        self.watcher = ConfigWatcher(Path(path), self.reloader.reload)
+        self.watcher = ConfigWatcher(Path(path), self.reloader.reload, poll_seconds(proxy.environ))
         self.workers = workers
         self._signalled: set[asyncio.Task[ReloadResult]] = set()
 
@@ -144,6 +157,9 @@ class LiveConfig:
         self.watcher.start()
         if signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+            if _HELD_SIGHUPS:
+                _HELD_SIGHUPS.clear()
+                self._on_sighup()
 
     def _on_sighup(self) -> None:
         run_kept(self._signalled, self.reloader.reload("signal"))

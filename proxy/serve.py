@@ -16,7 +16,7 @@ from aiohttp import web
 
 from proxy.admin import build_admin_app
 from proxy.app import Proxy
-from proxy.reload import LiveConfig
+from proxy.reload import LiveConfig, hold_sighup, remember_sighup
 from rollout.config import Config
 
 log = logging.getLogger("llm_rollout.serve")
@@ -89,8 +89,13 @@ def serve(config: Config, workers: int = 1, config_path: str | None = None) -> N
         for i in range(workers)
     ]
 
+    parent = os.getpid()
+
     def forward(signum: int, _frame: object) -> None:
         """SIGINT and SIGTERM stop every worker, SIGHUP makes each reload its config."""
+        if os.getpid() != parent:  # a worker just forked, before it took the signals over
+            remember_sighup(signum, _frame)
+            return
         sent = signal.SIGHUP if signum == signal.SIGHUP else signal.SIGTERM
         for child in children:
             if child.is_alive():
@@ -107,9 +112,7 @@ def serve(config: Config, workers: int = 1, config_path: str | None = None) -> N
 
 
 def _run_worker(config: Config, reuse_port: bool, config_path: str | None = None) -> None:
-    # Until the reload handler is installed, a SIGHUP must neither end the process nor run the
-    # parent's handler inherited through fork.
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    hold_sighup()  # a reload asked for during startup is done once started
     install_uvloop()
     asyncio.run(_worker_main(config, reuse_port, config_path))
 

@@ -116,7 +116,7 @@ def _controller(args: argparse.Namespace) -> int:
 async def _run_controller(config: Config, interval: float, path: str) -> None:
     from rollout.config.changes import CONTROLLER_RESTART_ONLY, config_hash
     from rollout.config.reloader import ConfigReloader
-    from rollout.config.watch import ConfigWatcher
+    from rollout.config.watch import ConfigWatcher, poll_seconds
     from rollout.controller import Controller
     from rollout.store.from_config import open_configured_store
     from rollout.tasks import cancel_and_wait, run_kept
@@ -129,7 +129,7 @@ async def _run_controller(config: Config, interval: float, path: str) -> None:
         controller.rollouts, controller.config_hash = new.rollouts, config_hash(new)
 
     reloader = ConfigReloader(path, config, follow, restart_only=CONTROLLER_RESTART_ONLY)
-    watcher = ConfigWatcher(path, reloader.reload)
+    watcher = ConfigWatcher(path, reloader.reload, poll_seconds(os.environ))
     watcher.start()
     task = asyncio.create_task(controller.run(interval))
     stopping = asyncio.Event()

@@ -30,7 +30,7 @@ from rollout.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.errors import StoreError
 from rollout.live_state import state_key
 from rollout.operations import ChangeConflict
-from rollout.plan_audit import note_plan
+from rollout.plan_audit import note_plan, remember_plan
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
 
@@ -99,7 +99,7 @@ class Controller:
             log.error("rollout %s: unreadable state document, not deciding: %s", rollout.name, exc)
             return None
         if doc is not None and state.phase not in ("pending", *TERMINAL):  # a ramp under way
-            await note_plan(self.store, rollout, doc, rev, state, self.config_hash)
+            await note_plan(self.store, rollout, doc, rev, state, self.config_hash)  # edited?
         snap = await self._window(rollout.name, state, now)
         decision = decide(rollout.plan, state, snap, now)
         default = rollout.config_state
@@ -119,6 +119,8 @@ class Controller:
             log.info(
                 "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)
             )
+        if changed and state.phase == "pending":  # the ramp starts: remember its plan
+            await remember_plan(self.store, rollout, decision.state)
         return decision
 
     async def _window(self, name: str, state: RolloutState, now: float) -> WindowSnapshot:

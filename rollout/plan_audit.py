@@ -20,6 +20,7 @@ from rollout.config.changes import fields_difference
 from rollout.config.plan import Plan
 from rollout.config.rollouts import Rollout
 from rollout.decide import RolloutState
+from rollout.live_state import state_key
 from rollout.store import Store
 
 PLAN_FIELD = "plan"
@@ -48,11 +49,18 @@ async def note_plan(
     if isinstance(before, dict) and before.get("hash") == summary["hash"]:
         return True
     new_doc = doc | {PLAN_FIELD: summary, "stage": state.stage}
-    if await store.documents.write(f"rollout/{rollout.name}", new_doc, rev) is None:
+    if await store.documents.write(state_key(rollout.name), new_doc, rev) is None:
         return False
     if isinstance(before, dict):
         await store.audit.append(_entry(rollout, doc, before, summary, state, config_hash))
     return True
+
+
+async def remember_plan(store: Store, rollout: Rollout, state: RolloutState) -> None:
+    """Record the plan a ramp starts under, so that an edit made before the next look is seen."""
+    doc, rev = await store.documents.read(state_key(rollout.name))
+    if doc is not None and doc.get("version") == rollout.version:
+        await note_plan(store, rollout, doc, rev, state)
 
 
 def _entry(

@@ -16,7 +16,7 @@ import asyncio
 import hashlib
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,22 @@ import yaml
 from rollout.tasks import cancel_and_wait
 
 log = logging.getLogger("llm_rollout.reload")
+
+POLL_ENV = "LLM_ROLLOUT_CONFIG_POLL"  # seconds between two looks at the files; 0: SIGHUP only
+DEFAULT_POLL = 0.5
+
+
+def poll_seconds(environ: Mapping[str, str]) -> float:
+    raw = environ.get(POLL_ENV, "")
+    try:
+        seconds = float(raw) if raw else DEFAULT_POLL
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        log.warning("%s=%r is not a number of seconds >= 0; using %g", POLL_ENV, raw, DEFAULT_POLL)
+        return DEFAULT_POLL
+    return seconds
+
 
 # One entry per watched file: (path as named, the file it resolves to, sha256 of its content);
 # realpath and digest are None while the file cannot be read.
@@ -85,7 +101,8 @@ def should_reload(attempted: Fingerprint, previous: Fingerprint, current: Finger
 
 
 class ConfigWatcher:
-    """Polls `path` every `interval` seconds and awaits `reload("file")` on a settled change."""
+    """Polls `path` every `interval` seconds and awaits `reload("file")` on a settled change;
+    an interval of 0 watches nothing (reloads come from SIGHUP and the admin API only)."""
 
     def __init__(
         self,
@@ -97,7 +114,7 @@ class ConfigWatcher:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        if self._task is None:
+        if self._task is None and self.interval > 0:
             # The baseline is taken now, before the first sleep: the file as it was loaded.
             first = fingerprint(self.path)
             self._task = asyncio.create_task(self._run(first), name="config-watcher")

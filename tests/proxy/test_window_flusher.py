@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -38,6 +38,7 @@ from rollout.windows import CallSample, WindowAggregator, merge_fields
 from tests.support.proxy import openai_config
 from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer
+from tests.support.until import until
 
 OUT = 7  # output tokens of every synthetic call
 
@@ -98,18 +99,6 @@ async def governed_proxy(upstream: str, agg: WindowAggregator) -> AsyncIterator[
     finally:
         await runner.cleanup()
         await proxy.close()
-
-
-async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def stored(store: Store, rollout: str = "r") -> dict[str, float]:

@@ -4,12 +4,12 @@ symlink swap) and when it reloads. Real files in a temporary directory."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
 from rollout.config.watch import ConfigWatcher, fingerprint, prompt_files, should_reload
+from tests.support.configmap import configmap_swap
 
 CONFIG = """
 providers: {p: {base_url: 'http://127.0.0.1:9/v1'}}
@@ -27,21 +27,6 @@ def _tree(root: Path) -> Path:
     (root / "prompts" / "cand.md").write_text("Be thorough.")
     (root / "c.yaml").write_text(CONFIG)
     return root / "c.yaml"
-
-
-def configmap_swap(mount: Path, files: dict[str, str], name: str) -> None:
-    """What the kubelet does: write a new timestamped directory, point `..data_tmp` at it and
-    rename that over `..data` (one atomic step); the visible names link through `..data`."""
-    target = mount / name
-    target.mkdir()
-    for rel, text in files.items():
-        (target / rel).parent.mkdir(parents=True, exist_ok=True)
-        (target / rel).write_text(text)
-    os.symlink(name, mount / "..data_tmp")
-    os.replace(mount / "..data_tmp", mount / "..data")
-    for top in {rel.split("/")[0] for rel in files}:
-        if not (mount / top).is_symlink():
-            os.symlink(f"..data/{top}", mount / top)
 
 
 A, B, C = ("x", None, None), ("y", None, None), ("z", None, None)
