@@ -42,8 +42,8 @@ DRAIN_MARGIN = 5.0  # seconds beyond a provider's total timeout before its old s
 class ProxyReload:
     """The `apply` of a ConfigReloader for one Proxy, and the old sessions it has to close."""
 
-    def __init__(self, proxy: Proxy, file: str) -> None:
-        self.proxy, self.file = proxy, file
+    def __init__(self, proxy: Proxy, file: str, drain_margin: float = DRAIN_MARGIN) -> None:
+        self.proxy, self.file, self.drain_margin = proxy, file, drain_margin
         self._closing: set[asyncio.Task[None]] = set()
         self._retired: set[Upstream] = set()
 
@@ -62,7 +62,7 @@ class ProxyReload:
         proxy.generation = proxy.build_generation(config, upstreams, rollouts)
         proxy.follow_plans()
         for upstream in retired:
-            self._retire(upstream, running[upstream.name].timeouts.total + DRAIN_MARGIN)
+            self._retire(upstream, running[upstream.name].timeouts.total + self.drain_margin)
 
     def _check(self, config: Config) -> None:
         problems = [

@@ -149,7 +149,7 @@ async def _run_controller(config: Config, interval: float, path: str) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from proxy.demo import run_demo
 
-    run_demo(_load(args.config), fake_port=args.fake_port)
+    run_demo(_load(args.config), fake_port=args.fake_port, config_path=args.config)
     return 0
 
 

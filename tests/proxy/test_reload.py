@@ -95,12 +95,9 @@ async def test_an_edit_takes_effect_while_a_stream_in_flight_ends_on_the_old_con
                         lines.append((time.monotonic(), line.strip()))
             stream_done.set()
 
-        statuses: list[int] = []
-
-        async def steady_traffic() -> None:
+        async def steady_traffic() -> None:  # every call must answer 200 (chat checks)
             while not stream_done.is_set():
                 await chat(proc, user="steady")
-                statuses.append(200)
                 await asyncio.sleep(0.02)  # the fakes keep their last 1000 requests: not too many
 
         tasks = [asyncio.create_task(long_stream()), asyncio.create_task(steady_traffic())]
@@ -119,7 +116,9 @@ async def test_an_edit_takes_effect_while_a_stream_in_flight_ends_on_the_old_con
         assert not any("error" in e for e in events)
         streamed = [r for r in received(fake) if r.json and r.json.get("stream")]
         assert streamed[-1].json["model"] == "base"  # the old generation: old route, weight 0
-        assert statuses and len(statuses) >= 2  # steady traffic never failed (chat asserts 200)
+        # Steady calls (each answered 200) went on across the swap: some to each provider.
+        for server in (fake, other):
+            assert any(r.json and r.json.get("user") == "steady" for r in received(server))
         status = await config_status(proc)
         assert status["last_reload"]["ok"] is True
         assert status["last_reload"]["changes"] == [
