@@ -38,7 +38,7 @@ from rollout.controller import Controller
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
 from rollout.flags import FlagSet
 from rollout.pricing import default_price_table
-from rollout.refusal import RefusalDetector
+from rollout.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
 from rollout.windows import WindowAggregator
 
@@ -58,7 +58,8 @@ def build_pipeline(
     prices = default_price_table().with_overrides(
         {name: p.model_dump(exclude_none=True) for name, p in config.observe.prices.items()}
     )
-    refusals = RefusalDetector(config.observe.refusal_phrases)
+    phrases = config.observe.refusal_phrases
+    refusals = shared_detector(tuple(phrases) if phrases is not None else None)
     stream_usage = {name: p.stream_usage for name, p in config.providers.items()}
     # Who is asking matters only to rollouts and flags: without them, no subject is looked for
     # (a fingerprint of the API key would be hashed on every request for nothing).

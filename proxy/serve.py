@@ -91,10 +91,10 @@ def serve(config: Config, workers: int = 1, config_path: str | None = None) -> N
 
     parent = os.getpid()
 
-    def forward(signum: int, _frame: object) -> None:
+    def forward(signum: int, frame: object) -> None:
         """SIGINT and SIGTERM stop every worker, SIGHUP makes each reload its config."""
         if os.getpid() != parent:  # a worker just forked, before it took the signals over
-            remember_sighup(signum, _frame)
+            remember_sighup(signum, frame)
             return
         sent = signal.SIGHUP if signum == signal.SIGHUP else signal.SIGTERM
         for child in children:

@@ -95,21 +95,27 @@ class ConfigReloader:
     async def _attempt(self, trigger: str) -> ReloadResult:
         now = self.clock()
         try:
-            # Prompt files are read too: off the event loop, requests keep flowing meanwhile.
-            new = await asyncio.to_thread(load_config, self.path)
-            problems = restart_problems(self.running, new, self.path, self.restart_only)
-            if problems:
-                raise ConfigError(problems)
-            new_hash = config_hash(new)
-            changes: list[str] = []
-            if new_hash != self.hash:
-                changes = describe_changes(self.running, new) or ["no change that affects traffic"]
+            # Off the event loop (file reads, YAML, validation): requests flow meanwhile.
+            new, new_hash, changes = await asyncio.to_thread(self._load, self.running, self.hash)
+            if changes:
                 await self.apply(new)  # raises ConfigError before changing anything
         except ConfigError as exc:
             return ReloadResult(False, trigger, now, self.hash, problems=tuple(exc.problems))
         if changes:
             self.running, self.hash, self.loaded_at = new, new_hash, now
         return ReloadResult(True, trigger, now, self.hash, changes=tuple(changes))
+
+    def _load(self, running: Config, running_hash: str) -> tuple[Config, str, list[str]]:
+        """The file's config, its hash and what it changes (nothing: same hash). Raises
+        ConfigError when it is invalid or changes a setting that needs a restart."""
+        new = load_config(self.path)  # prompt files are read again too
+        problems = restart_problems(running, new, self.path, self.restart_only)
+        if problems:
+            raise ConfigError(problems)
+        new_hash = config_hash(new)
+        if new_hash == running_hash:
+            return new, new_hash, []
+        return new, new_hash, describe_changes(running, new) or ["no change that affects traffic"]
 
     def status(self) -> dict[str, Any]:
         """What GET /v1/config answers."""
