@@ -101,6 +101,10 @@ class ConfigReloader:
                 await self.apply(new)  # raises ConfigError before changing anything
         except ConfigError as exc:
             return ReloadResult(False, trigger, now, self.hash, problems=tuple(exc.problems))
+        except Exception as exc:  # a bug: reported like a bad config, never a dead watcher
+            log.exception("config reload (%s) failed", trigger)
+            problem = ConfigProblem(self.path, "", f"reload failed: {type(exc).__name__}: {exc}")
+            return ReloadResult(False, trigger, now, self.hash, problems=(problem,))
         if changes:
             self.running, self.hash, self.loaded_at = new, new_hash, now
         return ReloadResult(True, trigger, now, self.hash, changes=tuple(changes))

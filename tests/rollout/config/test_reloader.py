@@ -126,3 +126,16 @@ async def test_a_missing_file_is_an_error_not_a_crash(path: Path) -> None:
     assert [str(p) for p in result.problems] == [
         f"{path}: cannot read file: No such file or directory"
     ]
+
+
+async def test_a_failure_of_the_process_is_reported_not_raised(path: Path) -> None:
+    async def broken(_: Config) -> None:
+        raise RuntimeError("no sessions left")
+
+    reloader = ConfigReloader(path, load_config(path), broken)
+    path.write_text(CONFIG.replace("m2", "m3"))
+    result = await reloader.reload("signal")
+    assert [str(p) for p in result.problems] == [
+        f"{path}: reload failed: RuntimeError: no sessions left"
+    ]
+    assert reloader.running.rollouts[0].candidate.model == "m2"
