@@ -21,14 +21,20 @@ from proxy.admin_api import add_admin_api
 from proxy.admin_auth import Access
 from proxy.admin_shadow import add_shadow_api
 from proxy.app import Proxy
+from proxy.config_api import add_config_api
+from proxy.reload import LiveConfig
 
 
-def build_admin_app(proxy: Proxy, environ: Mapping[str, str] = os.environ) -> web.Application:
+def build_admin_app(
+    proxy: Proxy, environ: Mapping[str, str] = os.environ, live: LiveConfig | None = None
+) -> web.Application:
     app = web.Application()
     access = Access.from_config(proxy.config.admin, environ)
     if proxy.runtime is not None:
         add_admin_api(app, proxy.runtime, access)
-        add_shadow_api(app, proxy.runtime, proxy.mirrors, access)
+        add_shadow_api(app, proxy.runtime, lambda: proxy.generation.mirrors, access)
+    if live is not None:
+        add_config_api(app, live, access)
     registry = REGISTRY
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from functools import partial
 from typing import Any
@@ -28,17 +28,21 @@ MAX_PAIRS = 200
 
 
 def add_shadow_api(
-    app: web.Application, runtime: Runtime, mirrors: Mapping[str, RolloutMirror], access: Access
+    app: web.Application,
+    runtime: Runtime,
+    mirrors: Callable[[], Mapping[str, RolloutMirror]],
+    access: Access,
 ) -> None:
+    """`mirrors`: those of the running config generation (a reload replaces them)."""
     handler = partial(_shadow, runtime=runtime, mirrors=mirrors)
     app.router.add_get("/v1/rollouts/{name}/shadow", access.reads(handler))
 
 
 async def _shadow(
-    request: web.Request, runtime: Runtime, mirrors: Mapping[str, RolloutMirror]
+    request: web.Request, runtime: Runtime, mirrors: Callable[[], Mapping[str, RolloutMirror]]
 ) -> web.Response:
     name = request.match_info["name"]
-    mirror = mirrors.get(name)
+    mirror = mirrors().get(name)
     if mirror is None:
         known = name in runtime.rollouts
         message = f"rollout {name!r} has no shadow section" if known else f"no rollout {name!r}"

@@ -18,11 +18,13 @@ from proxy.cohorts.compiled import CompiledRollout, compile_rollout
 from proxy.cohorts.runtime import Runtime
 from proxy.error_response import error_response, guess_api_kind
 from proxy.exchange import Exchange
+from proxy.generation import Generation
 from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline, Stage
 from proxy.routing import Router
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.pair import ShadowStages
+from proxy.shadow.resources import ShadowResources
 from proxy.stages.assign import Assign
 from proxy.stages.flags import FlagEdits, Flags
 from proxy.stages.forward import Forward
@@ -36,11 +38,12 @@ from proxy.stages.shadow_sample import ShadowSample
 from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
+from rollout.config.changes import config_hash
 from rollout.controller import Controller
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
 from rollout.flags import FlagSet
 from rollout.pricing import default_price_table
-from rollout.refusal import RefusalDetector
+from rollout.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
 from rollout.windows import WindowAggregator
 
@@ -62,11 +65,10 @@ def build_pipeline(
     prices = default_price_table().with_overrides(
         {name: p.model_dump(exclude_none=True) for name, p in config.observe.prices.items()}
     )
+    phrases = config.observe.refusal_phrases
+    refusals = shared_detector(tuple(phrases) if phrases is not None else None)
     observe = Observe({name: p.stream_usage for name, p in config.providers.items()})
-    after: list[Stage] = [
-        Conclude(RefusalDetector(config.observe.refusal_phrases), prices),
-        Record(ArmMetricsCache(), windows),
-    ]
+    after: list[Stage] = [Conclude(refusals, prices), Record(ArmMetricsCache(), windows)]
     # Who is asking matters only to rollouts and flags: without them, no subject is looked for
     # (a fingerprint of the API key would be hashed on every request for nothing).
     rollout_stages: list[Stage] = []
@@ -91,47 +93,63 @@ def build_pipeline(
     )
 
 
-def build_mirrors(
-    rollouts: Sequence[CompiledRollout], runtime: Runtime, windows: WindowAggregator | None
-) -> dict[str, RolloutMirror]:
-    """Shadow traffic's run-time parts, for each rollout with a `shadow:` section."""
-    return {
-        r.name: RolloutMirror(r, r.config.shadow, runtime.store, runtime.guard, windows)
-        for r in rollouts
-        if r.config.shadow is not None
-    }
-
-
 class Proxy:
     def __init__(self, config: Config, environ: Mapping[str, str] = os.environ) -> None:
-        self.config = config
+        self.environ = environ
         self.upstreams = {n: Upstream(n, p, environ) for n, p in config.providers.items()}
-        self.router = Router(config.routes, self.upstreams)
         rollouts = [compile_rollout(r, self.upstreams) for r in config.rollouts]
         self.runtime: Runtime | None = None
         self.flusher: WindowFlusher | None = None
-        windows = None
+        self.windows: WindowAggregator | None = None
         if config.rollouts or config.flags:
             store = open_configured_store(config.store, environ)
             self.runtime = Runtime(rollouts, FlagSet(config.flags), store)
-        if self.runtime is not None and rollouts:
-            # Per-arm counts and latency histograms for the controller, one flush a second.
-            windows = WindowAggregator()
-            self.flusher = WindowFlusher(self.runtime.store.metrics, windows)
-        self.mirrors: dict[str, RolloutMirror] = {}
-        if self.runtime is not None:
-            self.mirrors = build_mirrors(rollouts, self.runtime, windows)
-        self.pipeline = build_pipeline(
-            config, self.upstreams, rollouts, self.runtime, windows, self.mirrors
-        )
+            # Per-arm counts and latency histograms for the controller, one flush a second
+            # (with flags only, too: a reload may add a rollout).
+            self.windows = WindowAggregator()
+            self.flusher = WindowFlusher(store.metrics, self.windows)
+        self.shadow = ShadowResources()  # shadow queues and budgets outlive reloads
+        self.generation = self.build_generation(config, self.upstreams, rollouts)
         # Rollouts with an automatic plan are ramped by a controller in this process; with
         # several replicas on Redis, the leader lock lets one of them act.
         self.controller: Controller | None = None
         self._controller_task: asyncio.Task[None] | None = None
-        if self.runtime is not None and any(r.plan.automatic for r in config.rollouts):
-            self.controller = Controller(self.runtime.store, config.rollouts)
-        self.max_body_bytes = config.limits.max_body_bytes
         self.started = False
+
+    def build_generation(
+        self,
+        config: Config,
+        upstreams: Mapping[str, Upstream],
+        rollouts: Sequence[CompiledRollout],
+    ) -> Generation:
+        """What requests read of `config` (proxy/generation.py); at start and on every reload."""
+        mirrors: dict[str, RolloutMirror] = {}
+        runtime = self.runtime
+        if runtime is not None:
+            for r in rollouts:
+                if r.config.shadow is not None:
+                    mirrors[r.name] = RolloutMirror(
+                        r, r.config.shadow, runtime.store, runtime.guard, self.windows, self.shadow
+                    )
+        pipeline = build_pipeline(config, upstreams, rollouts, runtime, self.windows, mirrors)
+        router = Router(config.routes, upstreams)
+        return Generation(config, router, tuple(rollouts), pipeline, mirrors)
+
+    @property
+    def config(self) -> Config:
+        return self.generation.config
+
+    def follow_plans(self) -> None:
+        """Start the controller when an automatic rollout exists, or hand it the rollouts of a
+        reloaded config (it uses them from its next step)."""
+        rollouts = self.config.rollouts
+        automatic = any(r.plan.automatic for r in rollouts)
+        if self.controller is None and self.runtime is not None and automatic:
+            self.controller = Controller(self.runtime.store, rollouts)
+            self._controller_task = asyncio.create_task(self.controller.run(1.0))
+        if self.controller is not None:
+            self.controller.rollouts = rollouts
+            self.controller.config_hash = config_hash(self.config)
 
     @property
     def ready(self) -> bool:
@@ -148,8 +166,7 @@ class Proxy:
             await self.runtime.start()
         if self.flusher is not None:
             self.flusher.start()
-        if self.controller is not None:
-            self._controller_task = asyncio.create_task(self.controller.run(1.0))
+        self.follow_plans()
         self.started = True
 
     async def close(self) -> None:
@@ -160,8 +177,7 @@ class Proxy:
                 await self._controller_task
             with contextlib.suppress(StoreError):  # the lock then expires by itself
                 await self.controller.close()  # type: ignore[union-attr]
-        for mirror in self.mirrors.values():  # before the upstream sessions they use close
-            await mirror.queue.close()
+        await self.shadow.close()  # before the upstream sessions the shadow calls use
         if self.flusher is not None:
             await self.flusher.stop()
         if self.runtime is not None:
@@ -190,13 +206,14 @@ class Proxy:
             raise RouteNotFound("absolute-form request targets are not served: not a proxy")
         if request.path in _HEALTH_PATHS and request.method in ("GET", "HEAD"):
             return self._health(request.path)
-        candidates = self.router.candidates(request.raw_path, request.path)
+        generation = self.generation  # this request runs on it to its end, whatever reloads
+        candidates = generation.router.candidates(request.raw_path, request.path)
         if not candidates:
             raise RouteNotFound(f"no route for {request.path}")
-        length = request.content_length
-        if length is not None and length > self.max_body_bytes:
-            raise RequestTooLarge(f"request body exceeds the limit of {self.max_body_bytes} bytes")
-        return await self.pipeline.run(Exchange(request, candidates))
+        length, limit = request.content_length, generation.max_body_bytes
+        if length is not None and length > limit:
+            raise RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
+        return await generation.pipeline.run(Exchange(request, candidates))
 
     def _health(self, path: str) -> web.Response:
         if path == "/readyz" and not self.ready:

@@ -13,16 +13,16 @@ from proxy.serve import install_uvloop, start_proxy
 from rollout.config import Config
 
 
-def run_demo(config: Config, fake_port: int) -> None:
+def run_demo(config: Config, fake_port: int, config_path: str | None = None) -> None:
     install_uvloop()
-    asyncio.run(_main(config, fake_port))
+    asyncio.run(_main(config, fake_port, config_path))
 
 
-async def _main(config: Config, fake_port: int) -> None:
+async def _main(config: Config, fake_port: int, config_path: str | None) -> None:
     fake = web.AppRunner(build_app(), access_log=None)
     await fake.setup()
     await web.TCPSite(fake, "127.0.0.1", fake_port).start()
-    proxy, runner = await start_proxy(config)
+    proxy, runner = await start_proxy(config, config_path=config_path)  # edits reload
     base = f"http://{config.listen.host}:{config.listen.port}"
     print(
         f"llm-rollout demo: proxy on {base} -> fake provider on 127.0.0.1:{fake_port}\n"

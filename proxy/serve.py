@@ -16,6 +16,7 @@ from aiohttp import web
 
 from proxy.admin import build_admin_app
 from proxy.app import Proxy
+from proxy.reload import LiveConfig, hold_sighup, remember_sighup
 from rollout.config import Config
 
 log = logging.getLogger("llm_rollout.serve")
@@ -30,16 +31,20 @@ def install_uvloop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def start_proxy(config: Config, reuse_port: bool = False) -> tuple[Proxy, Runners]:
-    """Start the traffic port and the admin port; returns the proxy and what stops them."""
+async def start_proxy(
+    config: Config, reuse_port: bool = False, config_path: str | None = None
+) -> tuple[Proxy, Runners]:
+    """Start the traffic port and the admin port; returns the proxy and what stops them. With
+    `config_path`, the proxy reloads its config when the file changes and on SIGHUP."""
     proxy = Proxy(config)
     await proxy.start()
+    live = LiveConfig(proxy, config_path, workers=reuse_port) if config_path else None
     runner = web.ServerRunner(proxy.server(), handle_signals=False)
     await runner.setup()
     await web.TCPSite(
         runner, config.listen.host, config.listen.port, reuse_port=reuse_port, backlog=1024
     ).start()
-    admin = web.AppRunner(build_admin_app(proxy), handle_signals=False, access_log=None)
+    admin = web.AppRunner(build_admin_app(proxy, live=live), handle_signals=False, access_log=None)
     await admin.setup()
     await web.TCPSite(admin, config.admin.host, config.admin.port, reuse_port=reuse_port).start()
     # Objects alive now (config, sessions, compiled rules) live as long as the process: keep
@@ -50,7 +55,10 @@ async def start_proxy(config: Config, reuse_port: bool = False) -> tuple[Proxy, 
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    return proxy, Runners((runner, admin))
+    if live is None:
+        return proxy, Runners((runner, admin))
+    live.start()
+    return proxy, Runners((live, runner, admin))  # the watcher stops first
 
 
 class Runners(tuple):  # type: ignore[type-arg]
@@ -59,10 +67,10 @@ class Runners(tuple):  # type: ignore[type-arg]
             await runner.cleanup()
 
 
-def serve(config: Config, workers: int = 1) -> None:
-    """Block serving until SIGINT or SIGTERM."""
+def serve(config: Config, workers: int = 1, config_path: str | None = None) -> None:
+    """Block serving until SIGINT or SIGTERM; SIGHUP reloads `config_path`."""
     if workers <= 1:
-        _run_worker(config, reuse_port=False)
+        _run_worker(config, False, config_path)
         return
     if (config.rollouts or config.flags) and not (
         config.store.redis_url or config.store.redis_url_env
@@ -75,30 +83,42 @@ def serve(config: Config, workers: int = 1) -> None:
         sys.exit("--workers > 1 needs SO_REUSEPORT, which this platform lacks")
     context = multiprocessing.get_context("fork")
     children = [
-        context.Process(target=_run_worker, args=(config, True), name=f"proxy-worker-{i}")
+        context.Process(
+            target=_run_worker, args=(config, True, config_path), name=f"proxy-worker-{i}"
+        )
         for i in range(workers)
     ]
-    for child in children:
-        child.start()
 
-    def stop(signum: int, _frame: object) -> None:
+    parent = os.getpid()
+
+    def forward(signum: int, frame: object) -> None:
+        """SIGINT and SIGTERM stop every worker, SIGHUP makes each reload its config."""
+        if os.getpid() != parent:  # a worker just forked, before it took the signals over
+            remember_sighup(signum, frame)
+            return
+        sent = signal.SIGHUP if signum == signal.SIGHUP else signal.SIGTERM
         for child in children:
             if child.is_alive():
-                os.kill(child.pid, signal.SIGTERM)  # type: ignore[arg-type]
+                os.kill(child.pid, sent)  # type: ignore[arg-type]
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    # SIGHUP is taken before the workers exist: its default would end the parent.
+    signal.signal(signal.SIGHUP, forward)
+    for child in children:
+        child.start()
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     for child in children:
         child.join()
 
 
-def _run_worker(config: Config, reuse_port: bool) -> None:
+def _run_worker(config: Config, reuse_port: bool, config_path: str | None = None) -> None:
+    hold_sighup()  # a reload asked for during startup is done once started
     install_uvloop()
-    asyncio.run(_worker_main(config, reuse_port))
+    asyncio.run(_worker_main(config, reuse_port, config_path))
 
 
-async def _worker_main(config: Config, reuse_port: bool) -> None:
-    proxy, runner = await start_proxy(config, reuse_port)
+async def _worker_main(config: Config, reuse_port: bool, config_path: str | None) -> None:
+    proxy, runner = await start_proxy(config, reuse_port, config_path)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -14,13 +14,13 @@ kept (10 minutes' worth by default); older ones are dropped and counted, so memo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 
 from proxy.metrics import STORE_ERRORS, WINDOW_FIELDS_DROPPED
 from rollout.errors import StoreError
 from rollout.store.base import MetricWindows
+from rollout.tasks import cancel_and_wait
 from rollout.windows import WindowAggregator
 
 log = logging.getLogger("llm_rollout.windows")
@@ -59,11 +59,8 @@ class WindowFlusher:
 
     async def stop(self) -> None:
         """Stop the loop, then flush what is left, giving up after `stop_timeout` seconds."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         try:
             async with asyncio.timeout(self.stop_timeout):
                 await self.flush_once()

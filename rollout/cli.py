@@ -93,7 +93,7 @@ def _serve(args: argparse.Namespace) -> int:
     if missing:
         print(f"environment variables not set: {', '.join(missing)}", file=sys.stderr)
         return 1
-    serve(config, workers=args.workers)
+    serve(config, workers=args.workers, config_path=args.config)
     return 0
 
 
@@ -109,25 +109,38 @@ def _controller(args: argparse.Namespace) -> int:
     if not any(r.plan.automatic for r in config.rollouts):
         print("no rollout has an automatic plan (plan: {automatic: true})", file=sys.stderr)
         return 1
-    asyncio.run(_run_controller(config, args.interval))
+    asyncio.run(_run_controller(config, args.interval, args.config))
     return 0
 
 
-async def _run_controller(config: Config, interval: float) -> None:
+async def _run_controller(config: Config, interval: float, path: str) -> None:
+    from rollout.config.changes import CONTROLLER_RESTART_ONLY, config_hash
+    from rollout.config.reloader import ConfigReloader
+    from rollout.config.watch import ConfigWatcher, poll_seconds
     from rollout.controller import Controller
     from rollout.store.from_config import open_configured_store
+    from rollout.tasks import cancel_and_wait, run_kept
 
     store = open_configured_store(config.store)
     controller = Controller(store, config.rollouts)
+    controller.config_hash = config_hash(config)
+
+    async def follow(new: Config) -> None:  # edited plans keep their progress (docs/reload.md)
+        controller.rollouts, controller.config_hash = new.rollouts, config_hash(new)
+
+    reloader = ConfigReloader(path, config, follow, restart_only=CONTROLLER_RESTART_ONLY)
+    watcher = ConfigWatcher(path, reloader.reload, poll_seconds(os.environ))
+    watcher.start()
     task = asyncio.create_task(controller.run(interval))
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
+    reloads: set[asyncio.Task[object]] = set()
+    loop.add_signal_handler(signal.SIGHUP, lambda: run_kept(reloads, reloader.reload("signal")))
     await stopping.wait()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await watcher.stop()
+    await cancel_and_wait(task)
     with contextlib.suppress(RolloutError):
         await controller.close()
     await store.close()
@@ -136,7 +149,7 @@ async def _run_controller(config: Config, interval: float) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from proxy.demo import run_demo
 
-    run_demo(_load(args.config), fake_port=args.fake_port)
+    run_demo(_load(args.config), fake_port=args.fake_port, config_path=args.config)
     return 0
 
 

@@ -31,6 +31,7 @@ from rollout.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.errors import StoreError
 from rollout.live_state import state_key
 from rollout.operations import ChangeConflict
+from rollout.plan_audit import note_plan, remember_plan
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
 
@@ -56,8 +57,9 @@ class Controller:
         lock_ttl: float = DEFAULT_LOCK_TTL,
     ) -> None:
         self.store = store
-        # Replace this attribute to swap in a reloaded config: the next step uses it.
+        # Replace these attributes to swap in a reloaded config: the next step uses them.
         self.rollouts: Sequence[Rollout] = rollouts_config
+        self.config_hash: str | None = None  # recorded in the audit entries
         self.clock = clock
         self.owner = owner or default_owner()
         self.lock_ttl = lock_ttl
@@ -103,6 +105,11 @@ class Controller:
             # Acting on a state we cannot read could undo what a person did: leave it to them.
             log.error("rollout %s: unreadable state document, not deciding: %s", rollout.name, exc)
             return None
+        if doc is not None and state.phase not in ("pending", *TERMINAL):  # a ramp under way
+            noted = await note_plan(self.store, rollout, doc, rev, state, self.config_hash)
+            if noted is None:  # another writer came first: look again next time
+                return None
+            rev = noted  # an edited plan was just written: the decision builds on it
         snap = await self._window(rollout.name, state, now)
         decision = decide(rollout.plan, state, snap, now)
         default = rollout.config_state
@@ -116,6 +123,7 @@ class Controller:
                 decision,
                 default=default,
                 expected_rev=rev,
+                config_hash=self.config_hash,
             )
         except StaleDecision:
             raise
@@ -127,6 +135,8 @@ class Controller:
             log.info(
                 "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)
             )
+        if changed and state.phase == "pending":  # the ramp starts: remember its plan
+            await remember_plan(self.store, rollout, decision.state)
         return decision
 
     async def _window(self, name: str, state: RolloutState, now: float) -> WindowSnapshot:

@@ -254,5 +254,14 @@ def _progress(
     )
     if unmet or failing or waiting_on:
         return Decision("hold", (*notes, *failing, *unmet, *waiting_on), results, state)
-    next_index = 0 if state.phase == "shadow" else state.stage + 1
+    next_index = 0 if state.phase == "shadow" else _next_stage(plan, state)
     return _enter(plan, state, next_index, now, results, (*notes, "every gate passed"))
+
+
+def _next_stage(plan: Plan, state: RolloutState) -> int:
+    """The stage after the current one, or the current one while the weight is still below it:
+    the stage list was edited under a running rollout (its weight is kept, and its new first
+    stage must not be skipped)."""
+    if state.weight < plan.stages[state.stage].percent / 100.0 - 1e-9:
+        return state.stage
+    return state.stage + 1

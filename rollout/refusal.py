@@ -18,6 +18,7 @@ with Windows paths" in passing, refusals say it first.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from itertools import product
@@ -209,3 +210,10 @@ class RefusalDetector:
         if not text:
             return False
         return self._regex.search(self.opening(text)) is not None
+
+
+@functools.lru_cache(maxsize=8)
+def shared_detector(phrases: tuple[str, ...] | None = None) -> RefusalDetector:
+    """One detector per phrase list, built once (compiling it takes ~10 ms): a config reload
+    that leaves `observe.refusal_phrases` alone reuses it. Detectors are never changed."""
+    return RefusalDetector(phrases)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.metrics import KILLED, STATE_REFRESHES, WEIGHT
@@ -22,12 +22,14 @@ from rollout.live_state import (
     CHANGES_CHANNEL,
     FLAGS_KEY,
     LiveState,
+    initial_state,
     state_from_doc,
     state_key,
 )
 from rollout.store import Store
 
 log = logging.getLogger("llm_rollout.runtime")
+_REMOVED = initial_state(0.0, False)
 
 
 class Runtime:
@@ -46,11 +48,14 @@ class Runtime:
         self.sticky = StickyArms(store.assignments, self.guard)
         self.states: dict[str, LiveState] = {r.name: r.config.config_state for r in rollouts}
         self.refresh_seconds, self.flush_seconds = refresh_seconds, flush_seconds
+        self._flag_overrides: Mapping[str, object] = {}  # as last read from the store
+        self._changing = asyncio.Lock()  # a refresh and a reconfigure never interleave
         self._tasks: list[asyncio.Task[None]] = []
         self._publish_states()
 
     def state(self, rollout: str) -> LiveState:
-        return self.states[rollout]
+        # A request that started before a reload removed its rollout: the baseline.
+        return self.states.get(rollout, _REMOVED)
 
     async def start(self) -> None:
         await self.refresh("start")
@@ -71,30 +76,73 @@ class Runtime:
     async def refresh(self, trigger: str) -> None:
         """Re-read every rollout's state document and the flag overrides."""
         STATE_REFRESHES.labels(trigger).inc()
+        async with self._changing:
+            states = await self._read_states(self.rollouts, self.states)
+            await self._read_flag_overrides()
+            self._install(self.rollouts, self.flags, states)
+
+    async def reconfigure(self, rollouts: Sequence[CompiledRollout], flags: FlagSet) -> None:
+        """Take a reloaded config's rollouts and flags. The store is read first and everything
+        is switched at once after it: a rollout whose version is unchanged keeps its state, a
+        new version (or a new rollout) starts from what the store says about it, else from the
+        config; the new flags get the current runtime overrides before any request sees them."""
+        new = {r.name: r for r in rollouts}
+        async with self._changing:
+            start = {name: self._kept_state(r) for name, r in new.items()}
+            states = await self._read_states(new, start)
+            await self._read_flag_overrides()
+            self._install(new, flags, states)
+
+    def _kept_state(self, rollout: CompiledRollout) -> LiveState:
+        old = self.rollouts.get(rollout.name)
+        state = self.states.get(rollout.name)
+        if old is None or state is None or old.version != rollout.version or not state.from_store:
+            return rollout.config.config_state  # the config's (possibly new) weight
+        return state
+
+    async def _read_states(
+        self, rollouts: Mapping[str, CompiledRollout], known: Mapping[str, LiveState]
+    ) -> dict[str, LiveState]:
         docs = self.store.documents
-        for name, rollout in self.rollouts.items():
+        states = dict(known)
+        for name, rollout in rollouts.items():
             found = await self.guard.call("documents.read", lambda n=name: docs.read(state_key(n)))
             if found is None:
                 continue  # store down: keep what we knew
             doc = found[0]
-            if doc is None and self.states[name].from_store:
+            if doc is None and states[name].from_store:
                 # Known from the store before, gone now: Redis restarted empty, most likely.
                 # Keep what we knew (a kill switch must not lift itself) until someone writes.
                 log.warning("state of rollout %s vanished from the store; keeping it", name)
                 continue
             try:
-                self.states[name] = state_from_doc(
-                    doc, rollout.version, rollout.config.config_state
-                )
+                states[name] = state_from_doc(doc, rollout.version, rollout.config.config_state)
             except ValueError as exc:
                 log.error("ignoring malformed state of rollout %s: %s", name, exc)
-        found = await self.guard.call("documents.read", lambda: docs.read(FLAGS_KEY))
-        if found is not None:
-            self._apply_flag_overrides(found[0] or {})
+        return states
+
+    async def _read_flag_overrides(self) -> None:
+        found = await self.guard.call(
+            "documents.read", lambda: self.store.documents.read(FLAGS_KEY)
+        )
+        if found is not None:  # store down: keep the overrides we knew
+            self._flag_overrides = found[0] or {}
+
+    def _install(
+        self,
+        rollouts: Mapping[str, CompiledRollout],
+        flags: FlagSet,
+        states: dict[str, LiveState],
+    ) -> None:
+        for gone in set(self.states) - set(states):
+            WEIGHT.labels(gone).set(0)
+            KILLED.labels(gone).set(0)
+        self.rollouts, self.flags, self.states = dict(rollouts), flags, states
+        self._apply_flag_overrides(self._flag_overrides)
         self._publish_states()
         self.sticky.forget({s.scope(n, self.rollouts[n].version) for n, s in self.states.items()})
 
-    def _apply_flag_overrides(self, doc: dict[str, object]) -> None:
+    def _apply_flag_overrides(self, doc: Mapping[str, object]) -> None:
         try:
             unknown = self.flags.apply_runtime(doc)  # type: ignore[arg-type]
         except ValueError as exc:

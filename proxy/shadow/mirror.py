@@ -1,8 +1,9 @@
 """One rollout's shadow traffic at run time: when it mirrors, which requests, and what it keeps
 of the pairs (counts in Prometheus and the metric windows, a redacted sample in the store).
 
-Built once per rollout with a `shadow:` section and kept for the process's life: its queue and
-hourly budget are long-lived. The shadow calls themselves are made by proxy/shadow/pair.py.
+Built for each rollout with a `shadow:` section with every config generation; its queue and
+hourly budget are long-lived (proxy/shadow/resources.py). The shadow calls themselves are made by
+proxy/shadow/pair.py.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from typing import Any
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.store_guard import StoreGuard
 from proxy.exchange import ShadowTicket
-from proxy.shadow.budget import HourlyBudget
 from proxy.shadow.metrics import COMPARISONS
-from proxy.shadow.queue import ShadowQueue
+from proxy.shadow.resources import ShadowResources
 from rollout.cohorts import bucket
 from rollout.compare import Thresholds
 from rollout.config.shadow import Shadow
@@ -42,12 +42,12 @@ class RolloutMirror:
         store: Store,
         guard: StoreGuard,
         windows: WindowAggregator | None,
+        resources: ShadowResources,
     ) -> None:
         self.rollout, self.config = rollout, config
         self.store, self.guard, self.windows = store, guard, windows
-        self.queue = ShadowQueue(config.max_queued, config.max_in_flight)
-        usd = config.usd_per_hour
-        self.budget = HourlyBudget(rollout.name, usd) if usd is not None else None
+        self.queue = resources.queue(rollout.name, config)
+        self.budget = resources.budget(rollout.name, config)
         self.redactor = Redactor(
             config.redact.patterns, config.redact.defaults, config.redact.secret_keys
         )

@@ -14,6 +14,7 @@ timeout and its worker moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -45,6 +46,10 @@ class ShadowQueue:
     @property
     def queued(self) -> int:
         return self._queue.qsize()
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return self._queue.maxsize, self.max_in_flight
 
     def submit(self, job: ShadowJob) -> bool:
         """Queue `job`; False (and counted) when it was dropped. Never blocks, never raises."""
@@ -91,6 +96,19 @@ class ShadowQueue:
     async def join(self) -> None:
         """Wait until every queued job has run (for tests and orderly shutdown)."""
         await self._queue.join()
+
+    def stop_taking(self) -> None:
+        """Refuse new jobs (dropped as `closed`); those already queued still run."""
+        self._closed = True
+
+    async def retire(self, timeout: float) -> None:
+        """Take no new jobs, let the queued and running ones finish (at most `timeout` seconds
+        more), then close."""
+        self.stop_taking()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._queue.join()
+        await self.close()
 
     async def close(self, grace: float = 1.0) -> None:
         """Stop taking jobs, drop the queued ones, cancel running ones and wait at most `grace`

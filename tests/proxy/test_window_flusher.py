@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -37,6 +38,7 @@ from rollout.windows import CallSample, WindowAggregator, merge_fields
 from tests.support.proxy import openai_config
 from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer
+from tests.support.until import until
 
 OUT = 7  # output tokens of every synthetic call
 
@@ -82,11 +84,12 @@ async def governed_proxy(upstream: str, agg: WindowAggregator) -> AsyncIterator[
     """The real stages with Record feeding `agg`, served on loopback in this test's loop."""
     config = parse_config(openai_config(upstream), "test.yaml")
     proxy, limit = Proxy(config, {}), config.limits.max_body_bytes
-    proxy.pipeline = Pipeline(
+    pipeline = Pipeline(
         before=[Parse(limit), Identify(), Govern(), Observe({})],
         forward=Forward(limit),
         after=[Conclude(RefusalDetector(), default_price_table()), Record(ArmMetricsCache(), agg)],
     )
+    proxy.generation = replace(proxy.generation, pipeline=pipeline)
     await proxy.start()
     runner = web.ServerRunner(proxy.server())
     await runner.setup()
@@ -96,18 +99,6 @@ async def governed_proxy(upstream: str, agg: WindowAggregator) -> AsyncIterator[
     finally:
         await runner.cleanup()
         await proxy.close()
-
-
-async def until(check: Callable[[], bool | Awaitable[bool]], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def stored(store: Store, rollout: str = "r") -> dict[str, float]:

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from rollout.config.plan import Plan
+from rollout.config import Config, load_config
+from rollout.config.changes import CONTROLLER_RESTART_ONLY
+from rollout.config.plan import Plan, Stage
+from rollout.config.reloader import ConfigReloader
 from rollout.config.rollouts import Rollout
 from rollout.controller import Controller, current_state
 from rollout.errors import StoreError
@@ -224,3 +227,84 @@ async def test_rollouts_without_an_automatic_plan_are_left_alone(store: Store) -
     ctl = Controller(store, [manual], clock=Clock())
     assert await ctl.step() == {}
     assert await store.documents.read(state_key("by-hand")) == (None, 0)
+
+
+async def test_a_plan_edited_mid_ramp_keeps_progress_and_is_audited_once(store: Store) -> None:
+    clock = Clock()
+    ctl = Controller(store, [ROLLOUT], clock)
+    assert await ramp(ctl, clock, None, 3) == [
+        ("promote", 0.01),
+        ("promote", 0.05),
+        ("promote", 0.25),
+    ]
+    edited = ROLLOUT.model_copy(update={"plan": PLAN.model_copy(update={"stages": EDITED})})
+    ctl.rollouts, ctl.config_hash = [edited], "c0ffee"
+    # 25% maps onto the new list's 10% stage (the highest at or below it): the ramp goes on
+    # from there, to 50%, and is not sent back to the start.
+    decision = (await ctl.step())[ROLLOUT.name]
+    assert (decision.action, decision.state.weight, decision.state.stage) == ("promote", 0.5, 1)
+    entries = await store.audit.read(ROLLOUT.name)
+    assert [e["action"] for e in entries] == ["promote"] * 3 + ["config_reload", "promote"]
+    edit = entries[3]
+    assert edit["reason"] == (
+        "plan edited in config: stages 1,5,25,50,100 -> 10,50,100; stage 2 -> 0 (weight 0.25 kept)"
+    )
+    assert (edit["before"]["plan"]["stages"][2], edit["after"]["plan"]["stages"][0]) == (
+        {"percent": 25.0, "min_duration": None, "min_requests": None, "min_subjects": None},
+        {"percent": 10.0, "min_duration": None, "min_requests": None, "min_subjects": None},
+    )
+    assert (edit["before"]["stage"], edit["after"]["stage"], edit["config_hash"]) == (
+        2,
+        0,
+        "c0ffee",
+    )
+    assert entries[4]["config_hash"] == "c0ffee"
+    # Looked at again, or by a controller started afresh: the edit is not audited twice.
+    await traffic(store, clock.now, None)
+    clock.now += INTERVAL
+    await ctl.step()
+    await ctl.close()
+    await Controller(store, [edited], clock, owner="next").step()
+    actions = [e["action"] for e in await store.audit.read(ROLLOUT.name)]
+    assert actions.count("config_reload") == 1
+
+
+EDITED = [Stage(percent=p) for p in (10, 50, 100)]
+PLAN_YAML = """
+providers: {p: {base_url: 'http://127.0.0.1:9/v1'}}
+routes: [{prefix: /v1, provider: p}]
+rollouts:
+  - name: summarise
+    candidate: {model: m2}
+    plan:
+      automatic: true
+      min_duration: 10
+      min_requests: 500
+      evaluation_interval: 10
+      bake_time: 10
+"""
+
+
+async def test_an_invalid_plan_edit_is_rejected_and_the_old_plan_keeps_running(
+    store: Store, tmp_path: Path
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(PLAN_YAML)
+    config = load_config(path)
+    assert config.rollouts[0] == ROLLOUT
+    clock = Clock()
+    ctl = Controller(store, config.rollouts, clock)
+
+    async def follow(new: Config) -> None:  # what `rollout controller` does with a reload
+        ctl.rollouts = new.rollouts
+
+    reloader = ConfigReloader(path, config, follow, restart_only=CONTROLLER_RESTART_ONLY)
+    assert await ramp(ctl, clock, None, 2) == [("promote", 0.01), ("promote", 0.05)]
+    path.write_text(PLAN_YAML + "      stages: [10, 5, 100]\n")
+    result = await reloader.reload("file")
+    assert [str(p) for p in result.problems] == [
+        f"{path}: rollouts[0].plan.stages: percents must be strictly increasing (got [10, 5, 100])"
+    ]
+    assert ctl.rollouts == config.rollouts
+    assert await ramp(ctl, clock, None, 1) == [("promote", 0.25)]  # the old stages, unchanged
+    assert "config_reload" not in [e["action"] for e in await store.audit.read(ROLLOUT.name)]

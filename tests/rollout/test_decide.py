@@ -36,6 +36,7 @@ EMPTY = WindowSnapshot()
 
 PLAN = Plan(min_duration=60, min_requests=100, bake_time=120, approve_before=[50])
 SHADOW_PLAN = Plan(shadow=Shadow(duration=30, min_requests=100))
+EDITED = Plan(stages=[5, 50, 100], min_duration=60, min_requests=100)
 
 
 def _at(phase: str, stage: int = 0, **more: object) -> RolloutState:
@@ -159,6 +160,28 @@ ROWS = [
         0.25,
     ),
     ("paused holds", PLAN, _at("paused", 1), GOOD, 100, "hold", "paused", 1, 0.05),
+    (  # the stage list was edited under the rollout: 1% now maps to stage 0, 5%
+        "edited plan, weight below its stage",
+        EDITED,
+        _at("ramping", 0, weight=0.01),
+        GOOD,
+        100,
+        "promote",
+        "ramping",
+        0,
+        0.05,
+    ),
+    (  # 25% maps to stage 0, 5%: the next stage is 50%
+        "edited plan, weight above its stage",
+        EDITED,
+        _at("ramping", 0, weight=0.25),
+        GOOD,
+        100,
+        "promote",
+        "ramping",
+        1,
+        0.5,
+    ),
     (
         "paused still rolls back",
         PLAN,

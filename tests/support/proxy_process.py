@@ -38,6 +38,7 @@ class ProxyProcess:
     port: int
     admin_port: int
     log_path: Path
+    config_path: Path  # starts with the listen and admin lines the helper added
 
     @property
     def url(self) -> str:
@@ -75,8 +76,9 @@ def start_proxy_process(
     workers: int = 1,
     ready_path: str = "/readyz",
 ) -> ProxyProcess:
-    """Write the config under `directory`, start the process and wait until the admin port
-    answers `ready_path` with 200 (use /healthz for a proxy that is meant to be not ready)."""
+    """Write the config under `directory` (as `<name>.yaml`; through a symlink if one is there
+    already), start the process and wait until the admin port answers `ready_path` with 200
+    (use /healthz for a proxy that is meant to be not ready)."""
     if any(line.startswith(("listen:", "admin:")) for line in config_yaml.splitlines()):
         raise ValueError("the helper sets listen and admin; leave them out of the config")
     port, admin_port = free_port(), free_port()
@@ -99,7 +101,7 @@ def start_proxy_process(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    proc = ProxyProcess(process, port, admin_port, log_path)
+    proc = ProxyProcess(process, port, admin_port, log_path, config)
     try:
         wait_status(proc, proc.admin_url + ready_path, 200, START_SECONDS)
     except BaseException:

@@ -9,10 +9,11 @@ import pytest
 
 from proxy.cohorts.compiled import compile_rollout
 from proxy.cohorts.runtime import Runtime
-from rollout.config.rollouts import Rollout
+from rollout.config.flags import Flag
+from rollout.config.rollouts import Rollout, Variant
 from rollout.flags import FlagSet
 from rollout.live_state import initial_state, state_key
-from rollout.operations import set_rollout
+from rollout.operations import set_flag, set_rollout
 from rollout.store import Store, open_store
 
 ROLLOUT = Rollout.model_validate({"name": "r", "weight": 0.5, "candidate": {"model": "x"}})
@@ -44,3 +45,42 @@ async def test_a_malformed_document_keeps_the_last_state(store: Store) -> None:
     await store.documents.write(state_key("r"), {"version": ROLLOUT.version, "weight": 7}, 0)
     await runtime.refresh("test")
     assert runtime.state("r") == initial_state(0.5, False)
+
+
+FLAGS = [Flag.model_validate({"name": "f", "then": {"cap": {"max_tokens": 10}}})]
+
+
+async def test_a_reconfigure_keeps_what_the_store_says_and_takes_the_rest_from_config(
+    store: Store,
+) -> None:
+    kept = Rollout.model_validate({"name": "kept", "weight": 0.1, "candidate": {"model": "x"}})
+    runtime = Runtime([compile_rollout(r, {}) for r in (ROLLOUT, kept)], FlagSet(FLAGS), store)
+    await runtime.refresh("test")
+    await set_rollout(
+        store, "r", ROLLOUT.version, initial_state(0.5, False), actor="t", reason="t", weight=0.2
+    )
+    await set_flag(store, "f", actor="t", reason="t", enabled=False)
+    await runtime.refresh("test")
+
+    same_version = ROLLOUT.model_copy(update={"weight": 0.9})  # the store's 0.2 still wins
+    new_candidate = kept.model_copy(update={"weight": 0.3, "candidate": Variant(model="y")})
+    added = Rollout.model_validate({"name": "added", "weight": 0.4, "candidate": {"model": "z"}})
+    edited = [compile_rollout(r, {}) for r in (same_version, new_candidate, added)]
+    flags = FlagSet(FLAGS)
+    await runtime.reconfigure(edited, flags)
+
+    assert {n: runtime.state(n).weight for n in ("r", "kept", "added")} == {
+        "r": 0.2,
+        "kept": 0.3,  # a new version starts from the config
+        "added": 0.4,
+    }
+    assert runtime.flags is flags and not flags.flags[0].enabled  # the override stays applied
+    assert runtime.rollouts["kept"].version == new_candidate.version
+
+
+async def test_a_rollout_removed_by_a_reload_serves_the_baseline(store: Store) -> None:
+    runtime = Runtime([compile_rollout(ROLLOUT, {})], FlagSet([]), store)
+    await runtime.refresh("test")
+    await runtime.reconfigure([], FlagSet([]))
+    # A request that started before the reload still asks for it.
+    assert runtime.state("r").weight == 0.0 and not runtime.state("r").killed

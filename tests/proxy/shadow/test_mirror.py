@@ -113,7 +113,7 @@ def test_a_bad_candidate_leaves_every_live_answer_untouched(
     cfg = config(shadowed.url, name, f"{{model: {candidate}}}")
     with serve_proxy_and_admin(cfg) as served:
         through = [normalised(exchange(served.url, b)) for b in bodies]
-        queue = served.proxy.mirrors[name].queue
+        queue = served.proxy.generation.mirrors[name].queue
         if candidate == "hang":  # the live answers were all back while every shadow still hung
             assert queue.in_flight + queue.queued > 0
         wait_shadows(name, 12)

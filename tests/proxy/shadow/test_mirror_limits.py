@@ -143,7 +143,7 @@ routes: [{{prefix: /v1, provider: fake}}]
         shadows = [r for r in received(fake) if "x-llm-rollout-shadow" in r["headers"]]
         assert sorted(int(r["json"]["user"][1:]) for r in shadows) == mirrored
         runtime = served.proxy.runtime
-        mirror = served.proxy.mirrors[name]
+        mirror = served.proxy.generation.mirrors[name]
         state = runtime.state(name)
         assert mirror.active(state)
         assert not mirror.active(state.with_weight(0.05))  # live traffic: shadow only before
