@@ -3,7 +3,8 @@
     python3 helm/dashboard/build.py           # write the JSON
     python3 helm/dashboard/build.py --check   # exit 1 when the committed JSON is out of date
 
-The panels and their queries are the table in panels.py; this file only lays them out.
+The panels and their queries are the tables in panels.py and controller_panels.py; this file only
+lays them out.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from panels import DATASOURCE, ROWS, Panel
+from panel_model import DATASOURCE, Panel
+from panels import ROWS
 
 OUTPUT = Path(__file__).resolve().parents[1] / "llm-rollout" / "dashboards" / "llm-rollout.json"
 
@@ -65,6 +67,8 @@ def panel_json(panel: Panel, panel_id: int, grid: dict) -> dict:
     defaults: dict = {"unit": panel.unit}
     if panel.mappings:
         defaults["mappings"] = panel.mappings
+    if panel.custom:
+        defaults["custom"] = panel.custom
     targets = [
         {"refId": chr(ord("A") + i), "datasource": DATASOURCE, "expr": expr, "legendFormat": legend}
         for i, (expr, legend) in enumerate(panel.targets)
@@ -72,7 +76,8 @@ def panel_json(panel: Panel, panel_id: int, grid: dict) -> dict:
     return {
         **body,
         "datasource": DATASOURCE,
-        "fieldConfig": {"defaults": defaults, "overrides": []},
+        "fieldConfig": {"defaults": defaults, "overrides": panel.overrides},
+        **({"options": panel.options} if panel.options else {}),
         "targets": targets,
     }
 

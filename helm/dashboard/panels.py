@@ -1,17 +1,16 @@
-"""The panels of the chart's Grafana dashboard, as a table: every PromQL query in one place.
+"""The panels of the chart's Grafana dashboard, as a table of their PromQL queries.
 
 Per-rollout panels filter on the dashboard variables `rollout`, `arm` and `role`, and use only the
-metric names of docs/metrics.md. build.py lays them out as Grafana's JSON.
+metric names of docs/metrics.md. The controller's row is in controller_panels.py; build.py
+lays them out as Grafana's JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from controller_panels import CONTROLLER
+from panel_model import ROLLOUT, WINDOW, Panel, Row, value_mappings
 
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
-WINDOW = "[$__rate_interval]"
 CALL = 'rollout="$rollout", arm=~"$arm", role=~"$role"'  # the per-call labels of one rollout
-ROLLOUT = 'rollout="$rollout"'
 SHADOW_COMPARISONS = "llm_rollout_shadow_comparisons_total"
 
 
@@ -47,26 +46,7 @@ NOISE_DISAGREEMENT = disagreement("comparator", ', kind="noise"')
 ABOVE_NOISE = f"({CANDIDATE_DISAGREEMENT})\n- ({NOISE_DISAGREEMENT})"
 
 
-@dataclass
-class Panel:
-    title: str
-    unit: str
-    targets: list[tuple[str, str]]  # (PromQL, legend)
-    description: str = ""
-    kind: str = "timeseries"
-    mappings: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class Row:
-    title: str
-    panels: list[Panel]
-
-
-ON_OFF = [
-    {"type": "value", "options": {"0": {"text": "off", "color": "green", "index": 0}}},
-    {"type": "value", "options": {"1": {"text": "ON", "color": "red", "index": 1}}},
-]
+ON_OFF = value_mappings({0: ("off", "green"), 1: ("ON", "red")})
 ARM_ROLE = "{{arm}} {{role}}"
 
 
@@ -273,22 +253,6 @@ SHADOW = Row(
     ],
 )
 
-# CONTROLLER: its metrics (phase, decisions, gate status) are not defined yet. When they are in
-# docs/metrics.md, replace this text panel with their panels; until then no name is guessed.
-CONTROLLER = Row(
-    "Controller: $rollout",
-    [
-        Panel(
-            "Controller metrics (to come)",
-            "none",
-            [],
-            "Phase, decisions and gate status will show here once the controller exports them "
-            "(docs/metrics.md). Until then: `rollout status` and `rollout history`.",
-            kind="text",
-        )
-    ],
-)
-
 PROXY = Row(
     "Proxy and store (all rollouts)",
     [
@@ -309,10 +273,7 @@ PROXY = Row(
             "none",
             [("min(llm_rollout_store_up)", "store up")],
             kind="stat",
-            mappings=[
-                {"type": "value", "options": {"0": {"text": "DOWN", "color": "red", "index": 0}}},
-                {"type": "value", "options": {"1": {"text": "up", "color": "green", "index": 1}}},
-            ],
+            mappings=value_mappings({0: ("DOWN", "red"), 1: ("up", "green")}),
         ),
         Panel(
             "Store errors by operation",

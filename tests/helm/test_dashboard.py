@@ -3,14 +3,19 @@ for Grafana, and using only the metric names docs/metrics.md documents."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from rollout.controller_metrics import PHASES, VERDICTS
 from tests.support.grafana_dashboard import (
     base_name,
     documented_metrics,
     load,
+    mapped_texts,
     panels,
     queries,
 )
@@ -53,6 +58,26 @@ def test_panels_are_well_formed() -> None:
     assert names == ["datasource", "rollout", "arm", "role"]
 
 
-def test_controller_panels_have_a_marked_place() -> None:
-    texts = [p for p in panels(load()) if p["type"] == "text"]
-    assert [p["title"] for p in texts] == ["Controller metrics (to come)"]
+@pytest.mark.parametrize(
+    ("metric", "label", "values"),
+    [("llm_rollout_phase", "phase", PHASES), ("llm_rollout_gate_status", "status", VERDICTS)],
+)
+def test_each_controller_code_shows_the_name_it_stands_for(
+    metric: str, label: str, values: tuple[str, ...]
+) -> None:
+    """The phase and verdict panels turn a value's series into a code and the code back into
+    the value's name: every value the controller exports has a code, and each code's mapping
+    names the value it was given for (a phase added to rollout/decide.py fails here)."""
+    coded = [
+        (panel, query)
+        for panel in panels(load())
+        for query in (t["expr"] for t in panel.get("targets", []))
+        if metric in query
+    ]
+    assert len(coded) == 2  # the "now" stat and the timeline
+    for panel, query in coded:
+        codes = re.findall(label + r'="(\w+)"\} \* (\d+)', query)
+        assert sorted(value for value, _ in codes) == sorted(values), panel["title"]
+        texts = mapped_texts(panel)
+        assert all(texts[code] == value for value, code in codes), panel["title"]
+        assert texts["0"] == "no leader"

@@ -1,22 +1,36 @@
 """Every query of the Grafana dashboard, run by a real Prometheus scraping a real `rollout serve`
 after real OpenAI SDK traffic through a rollout (fake provider upstream): each must parse, and
 each whose metrics the traffic produced must return data. The variables' label_values queries
-must list the rollout, its arms and its roles."""
+must list the rollout, its arms and its roles.
+
+The rollout is automatic: its embedded controller starts it at 50% (where it stays: both arms
+serve), finds the secondary refusal gate failing and waits; an approver accepts that gate, and
+the controller panels must show the ramp as an operator would read it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
 
 from proxy.fake_provider import build_app
-from tests.support.grafana_dashboard import label_value_variables, load, queries, substitute
+from tests.support.grafana_dashboard import (
+    label_value_variables,
+    load,
+    panel_titled,
+    queries,
+    shown,
+    substitute,
+)
 from tests.support.prometheus_server import PrometheusError, PrometheusServer
-from tests.support.proxy_process import ProxyProcess, http_status, proxy_process
+from tests.support.proxy_process import ProxyProcess, http_status, proxy_process, rollout_state
 from tests.support.servers import serve_in_thread
 
 ROLLOUT = "support-v2"
@@ -43,13 +57,19 @@ PRODUCED = {
     "llm_rollout_rejected_requests_total",
     "llm_rollout_shadow_jobs_total",
     "llm_rollout_shadow_comparisons_total",
+    "llm_rollout_phase",
+    "llm_rollout_decisions_total",
+    "llm_rollout_gate_status",
+    "llm_rollout_gate_accepted",
 }
+ADMIN_TOKEN = "dashboard-test-approver"
 MESSAGES = [{"role": "user", "content": "hello there"}]
 JSON_MODE = {"type": "json_object"}
 
 
-def config(fake_url: str) -> str:
+def config(fake_url: str, data_dir: Path) -> str:
     return f"""
+store: {{data_dir: "{data_dir}"}}   # a fresh embedded store: the controller starts afresh
 providers:
   fake: {{base_url: "{fake_url}/v1"}}
 routes: [{{prefix: /v1, provider: fake}}]
@@ -59,6 +79,17 @@ rollouts:
     weight: 0.5
     candidate: {{model: gpt-4o, prompt: {{text: "Answer briefly."}}}}
     shadow: {{share: 1, per: request, noise_share: 0.5, during_ramp: true}}
+    plan:
+      automatic: true
+      stages: [50, 100]
+      min_duration: 3600      # stays at 50%: both arms serve all along
+      evaluation_interval: 1  # a look every second
+      gates:
+        - {{metric: error_rate, max_delta_to_baseline: 0.5, min_sample: 20}}
+        # Every 8th call is refused (x-fake-refuse): beyond 1%, so the controller waits for
+        # an approver.
+        - {{metric: refusal_rate, max: 0.01, min_sample: 20, class: secondary}}
+        - {{metric: cost_per_1k, max: 100}}   # needs a minute of buckets: no_data here
 flags:
   - name: cap-free-tier
     when: {{headers: {{x-tier: free}}}}
@@ -66,8 +97,11 @@ flags:
 """
 
 
-def post_status(url: str, body: bytes) -> int:
-    request = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+def post_status(url: str, body: bytes, token: str = "") -> int:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status
@@ -116,20 +150,54 @@ def wait_until_scraped(prom: PrometheusServer, proxy: ProxyProcess, calls: int) 
         time.sleep(0.2)
 
 
+def wait_for_phase(proxy: ProxyProcess, phase: str, client: openai.OpenAI | None = None) -> None:
+    """Until the controller puts the rollout in `phase` (15 s at most). With a client, refused
+    calls meanwhile: the controller reads only the 10 s metric buckets that began after the
+    stage did, which the rounds' calls may all precede."""
+    deadline = time.monotonic() + 15
+    while (state := asyncio.run(rollout_state(proxy, ROLLOUT)))["phase"] != phase:
+        proxy.assert_alive()
+        assert time.monotonic() < deadline, f"the controller never reached {phase}: {state}"
+        if client is not None:
+            for user in USERS:
+                ask = {"model": "gpt-4o-mini", "messages": MESSAGES, "user": user}
+                client.chat.completions.create(**ask, extra_headers={"x-fake-refuse": "1"})
+        time.sleep(0.2)
+
+
+def accept_refusal_gate(prom: PrometheusServer, proxy: ProxyProcess) -> None:
+    """An approver accepts the failing secondary gate; until Prometheus has seen it (10 s)."""
+    body = json.dumps({"gate": "refusal_rate", "reason": "dashboard test", "actor": "tester"})
+    url = f"{proxy.admin_url}/v1/rollouts/{ROLLOUT}/approve"
+    assert post_status(url, body.encode(), ADMIN_TOKEN) == 200
+    accepted = f'max(llm_rollout_gate_accepted{{rollout="{ROLLOUT}", gate="refusal_rate"}})'
+    deadline = time.monotonic() + 10
+    while [float(s["value"][1]) for s in prom.query(accepted)] != [1.0]:
+        proxy.assert_alive()
+        assert time.monotonic() < deadline, "Prometheus never saw the gate accepted"
+        time.sleep(0.2)
+
+
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     """Two identical rounds of traffic, each scraped before the next, so that every series has
-    two samples that differ: what rate() needs."""
+    two samples that differ: what rate() needs. Then the controller's wait for an approver, and
+    the approval."""
+    admin = {"LLM_ROLLOUT_ADMIN_TOKEN": ADMIN_TOKEN}
+    directory = tmp_path_factory.mktemp("dash")
     with (
         serve_in_thread(build_app) as fake,
-        proxy_process(config(fake.url), tmp_path_factory.mktemp("dash")) as proxy,
+        proxy_process(config(fake.url, directory / "data"), directory, env=admin) as proxy,
         PrometheusServer([f"127.0.0.1:{proxy.admin_port}"]) as prom,
     ):
+        wait_for_phase(proxy, "ramping")
         client = openai.OpenAI(base_url=proxy.url + "/v1", api_key="sk-test", max_retries=0)
         calls = one_round(client, proxy)
         wait_until_scraped(prom, proxy, calls)
         calls += one_round(client, proxy)
         wait_until_scraped(prom, proxy, calls)
+        wait_for_phase(proxy, "awaiting_approval", client)
+        accept_refusal_gate(prom, proxy)
         yield prom
 
 
@@ -147,7 +215,7 @@ def test_every_query_parses_and_returns_data_when_its_metrics_exist(
         if query.metrics <= present:
             (answered if result else empty).append(query.panel)
     assert empty == [], f"no data from: {empty}"
-    assert len(answered) >= 25, answered
+    assert len(answered) >= 35, answered
 
 
 def test_variables_list_the_rollout_its_arms_and_roles(prometheus: PrometheusServer) -> None:
@@ -176,6 +244,31 @@ def test_shadow_comparison_panels_show_both_kinds(prometheus: PrometheusServer) 
     assert len(shadow) == 2
     for query in shadow:
         assert prometheus.query(substitute(query.expr, VARIABLES)) != [], query.panel
+
+
+def shown_by(prom: PrometheusServer, title: str, label: str = "") -> dict[str, str]:
+    """What the panel's first query shows now, per `label` (or the single value, under "")."""
+    panel = panel_titled(load(), title)
+    expr = substitute(panel["targets"][0]["expr"], VARIABLES)
+    return {s["metric"].get(label, ""): shown(panel, s["value"][1]) for s in prom.query(expr)}
+
+
+def test_controller_panels_show_the_ramp(prometheus: PrometheusServer) -> None:
+    """Read as an operator reads them: the phase and every gate's verdict by name, the accepted
+    gate, and the decisions the controller made on the way."""
+    assert shown_by(prometheus, "Phase") == {"": "ramping"}  # accepted: the ramp goes on
+    assert shown_by(prometheus, "Phase and candidate weight") == {"": "ramping"}
+    verdicts = shown_by(prometheus, "Gate verdicts now", "gate")
+    assert verdicts == shown_by(prometheus, "Gate verdicts over time", "gate")
+    assert verdicts.pop("refusal_rate") == "fail"
+    assert verdicts.pop("cost_per_1k") == "no_data"
+    assert verdicts.pop("error_rate") in ("pass", "inconclusive", "no_data")  # never a fail
+    assert verdicts == {}
+    accepted = shown_by(prometheus, "Accepted secondary gates", "gate")
+    assert accepted == {"refusal_rate": "ACCEPTED: watch"}
+    made = f'sum by (action) (llm_rollout_decisions_total{{rollout="{ROLLOUT}"}})'
+    actions = {s["metric"]["action"] for s in prometheus.query(made)}
+    assert actions == {"promote", "hold", "await_approval"}
 
 
 def test_a_broken_query_is_reported(prometheus: PrometheusServer) -> None:

@@ -85,3 +85,25 @@ def base_name(series: str, documented: set[str]) -> str:
         if series.endswith(suffix) and series.removesuffix(suffix) in documented:
             return series.removesuffix(suffix)
     return series
+
+
+def panel_titled(dashboard: dict[str, Any], title: str) -> dict[str, Any]:
+    (found,) = [p for p in panels(dashboard) if p["title"] == title]
+    return found
+
+
+def mapped_texts(panel: dict[str, Any]) -> dict[str, str]:
+    """The panel's value mappings as {value: text}: what Grafana shows instead of the number."""
+    return {
+        value: option["text"]
+        for mapping in panel["fieldConfig"]["defaults"].get("mappings", [])
+        if mapping["type"] == "value"
+        for value, option in mapping["options"].items()
+    }
+
+
+def shown(panel: dict[str, Any], value: str) -> str:
+    """What Grafana shows for a number Prometheus answered ("3" or "3.0" -> "ramping")."""
+    number = float(value)
+    key = str(int(number)) if number.is_integer() else value
+    return mapped_texts(panel).get(key, value)
