@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from time import time
 from typing import Any
 
@@ -24,7 +25,7 @@ from proxy.pipeline import Stage, run_guarded
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.send import ShadowSend
 from proxy.shadow.sides import side_doc, side_result
-from rollout.compare import SideResult, compare, disagreements
+from rollout.compare import Comparison, SideResult, compare, disagreements
 
 log = logging.getLogger("llm_rollout.shadow")
 
@@ -72,6 +73,16 @@ def shadow_exchange(live: Exchange, arm: str) -> Exchange:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Compared:
+    """One shadow side against the live answer."""
+
+    exchange: Exchange
+    side: SideResult
+    comparison: Comparison
+    disagreements: dict[str, bool]
+
+
 async def run_pair(
     mirror: RolloutMirror, stages: ShadowStages, send: ShadowSend, live: Exchange
 ) -> None:
@@ -85,43 +96,43 @@ async def run_pair(
         for ex in sides.values():
             mirror.budget.spend(ex.cost_usd)
     live_side, now = side_result(live), time()
-    compared: dict[str, tuple[SideResult, dict[str, bool]]] = {}
+    compared: dict[str, _Compared] = {}
     for kind, ex in sides.items():
         side = side_result(ex)
-        found = disagreements(compare(live_side, side), mirror.thresholds)
+        comparison = compare(live_side, side)
+        found = disagreements(comparison, mirror.thresholds)
         mirror.count(kind, found, now)
-        compared[kind] = (side, found)
+        compared[kind] = _Compared(ex, side, comparison, found)
         if side.error is not None:
             log.info("shadow pair %s: %s call failed: %s", ticket.pair_id, kind, side.error)
     if mirror.should_keep():
-        await mirror.keep(_pair_doc(mirror, live, live_side, sides, compared, now))
+        await mirror.keep(_pair_doc(mirror, live, live_side, compared, ticket.pair_id, now))
 
 
 def _pair_doc(
     mirror: RolloutMirror,
     live: Exchange,
     live_side: SideResult,
-    sides: dict[str, Exchange],
-    compared: dict[str, tuple[SideResult, dict[str, bool]]],
+    compared: dict[str, _Compared],
+    pair_id: str,
     now: float,
 ) -> dict[str, Any]:
     redactor = mirror.redactor
-    candidate_side = compared["candidate"][0]
-    comparison = compare(live_side, candidate_side)
+    candidate = compared["candidate"].comparison
     doc: dict[str, Any] = {
-        "pair": live.shadow.pair_id,  # type: ignore[union-attr]
+        "pair": pair_id,
         "ts": now,
         "rollout": live.rollout,
         "version": mirror.rollout.version,
         "api": live.api,
         "request": _clip(redactor.redact_json(orjson.loads(live.body))),  # type: ignore[arg-type]
         "live": side_doc(live, live_side, redactor),
-        "similarity": comparison.similarity,
-        "length_ratio": comparison.length_ratio,
-        "disagreements": {kind: found for kind, (_, found) in compared.items()},
+        "similarity": candidate.similarity,
+        "length_ratio": candidate.length_ratio,
+        "disagreements": {kind: c.disagreements for kind, c in compared.items()},
     }
-    for kind, ex in sides.items():
-        doc[kind] = side_doc(ex, compared[kind][0], redactor)
+    for kind, c in compared.items():
+        doc[kind] = side_doc(c.exchange, c.side, redactor)
     return doc
 
 
