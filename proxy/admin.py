@@ -23,6 +23,7 @@ from proxy.admin_shadow import add_shadow_api
 from proxy.app import Proxy
 from proxy.config_api import add_config_api
 from proxy.reload import LiveConfig
+from proxy.shadow.mirror import RolloutMirror
 
 
 def build_admin_app(
@@ -31,8 +32,12 @@ def build_admin_app(
     app = web.Application()
     access = Access.from_config(proxy.config.admin, environ)
     if proxy.runtime is not None:
-        add_admin_api(app, proxy.runtime, access)
-        add_shadow_api(app, proxy.runtime, lambda: proxy.generation.mirrors, access)
+
+        def mirrors() -> Mapping[str, RolloutMirror]:  # a reload replaces them
+            return proxy.generation.mirrors
+
+        add_admin_api(app, proxy.runtime, access, mirrors)
+        add_shadow_api(app, proxy.runtime, mirrors, access)
     if live is not None:
         add_config_api(app, live, access)
     registry = REGISTRY

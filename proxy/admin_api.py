@@ -6,7 +6,7 @@ the token's name (and the person the client names) and reaches every replica wit
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -23,6 +23,7 @@ from pydantic import (
 from proxy.admin_auth import TOKEN_KEY, Access, Role, error
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.runtime import Runtime
+from proxy.shadow.mirror import RolloutMirror
 from rollout.decide import gate_approval, stage_approval
 from rollout.errors import ActionRefused, StoreError
 from rollout.human_actions import Transition, act, controller_view, transition
@@ -70,11 +71,19 @@ class FlagChange(_Change):
     percent: float | None = Field(default=None, ge=0, le=100)
 
 
-def add_admin_api(app: web.Application, runtime: Runtime, access: Access) -> None:
+def add_admin_api(
+    app: web.Application,
+    runtime: Runtime,
+    access: Access,
+    mirrors: Callable[[], Mapping[str, RolloutMirror]] = dict,
+) -> None:
+    """`mirrors`: the running generation's shadow mirrors, shown in the rollouts' status."""
+
     def route(handler: Callable[..., Awaitable[web.Response]], role: Role) -> Handler:
         return access.needs(role)(_mapped(partial(handler, runtime=runtime)))
 
-    app.router.add_get("/v1/rollouts", access.reads(partial(_rollouts, runtime=runtime)))
+    rollouts = partial(_rollouts, runtime=runtime, mirrors=mirrors)
+    app.router.add_get("/v1/rollouts", access.reads(rollouts))
     app.router.add_post("/v1/rollouts/{name}", route(_change_rollout, Role.operator))
     app.router.add_post("/v1/rollouts/{name}/rollback", route(_rollback, Role.operator))
     for action in ("pause", "resume", "promote"):
@@ -111,8 +120,18 @@ def _actor(request: web.Request, change: _Change) -> str:
     return f"{name} ({change.actor})" if change.actor else name
 
 
-async def _rollouts(_: web.Request, runtime: Runtime) -> web.Response:
-    out = [await _entry(runtime, rollout) for rollout in runtime.rollouts.values()]
+async def _rollouts(
+    _: web.Request, runtime: Runtime, mirrors: Callable[[], Mapping[str, RolloutMirror]]
+) -> web.Response:
+    out = []
+    shadows = mirrors()
+    for rollout in runtime.rollouts.values():
+        entry = await _entry(runtime, rollout)
+        mirror = shadows.get(rollout.name)
+        if mirror is not None:
+            active = mirror.active(runtime.state(rollout.name))
+            entry["shadow"] = {"active": active, **mirror.status()}
+        out.append(entry)
     return web.json_response({"rollouts": out, "store_up": runtime.guard.up})
 
 

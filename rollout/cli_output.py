@@ -88,12 +88,29 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
         ["epoch", str(entry.get("epoch"))],
         ["source", str(entry.get("source"))],
     ]
+    if entry.get("shadow"):
+        rows.append(["shadow", shadow_summary(entry["shadow"])])
     if entry.get("problem"):
         rows.append(["problem", str(entry["problem"])])
     return rows if automatic else [r for r in rows if r[0] not in _CONTROLLER_ONLY]
 
 
 _CONTROLLER_ONLY = ("stage", "since", "awaiting", "accepted")
+
+
+def shadow_summary(shadow: dict[str, Any]) -> str:
+    """`mirroring 10% per subject, noise 10%; queue 0 waiting, 2 running; $0.41 of $5/h`."""
+    state = "mirroring" if shadow.get("active") else "not mirroring (weight > 0, killed or ended)"
+    parts = [
+        f"{state} {shadow.get('share', 0) * 100:g}% per {shadow.get('per')},"
+        f" noise {shadow.get('noise_share', 0) * 100:g}%",
+        f"queue {shadow.get('queued')} waiting, {shadow.get('in_flight')} running",
+    ]
+    budget = shadow.get("budget")
+    if budget:
+        paused = ", PAUSED" if budget.get("paused") else ""
+        parts.append(f"${budget['spent_last_hour']:.4f} of ${budget['usd_per_hour']:g}/h{paused}")
+    return "; ".join(parts)
 
 
 def phase_line(body: dict[str, Any]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 from rollout import cli_args
 from rollout.cli_http import call, run_command, seg
-from rollout.cli_output import iso, print_json, print_table
+from rollout.cli_output import iso, print_json, print_table, shadow_summary
 
 TEXT_LINES = 12  # lines of each answer shown; --json has all of it
 
@@ -59,21 +59,8 @@ def _pairs(args: argparse.Namespace) -> int:
 
 
 def status_line(body: dict[str, Any]) -> str:
-    shadow = body.get("shadow") or {}
-    state = "mirroring" if body.get("active") else "not mirroring (weight > 0, killed or ended)"
-    parts = [
-        f"{body.get('rollout')}: {state}",
-        f"share {shadow.get('share', 0) * 100:g}% per {shadow.get('per')}",
-        f"noise {shadow.get('noise_share', 0) * 100:g}%",
-        f"queue {shadow.get('queued')} waiting, {shadow.get('in_flight')} running",
-    ]
-    budget = shadow.get("budget")
-    if budget:
-        paused = ", PAUSED" if budget.get("paused") else ""
-        parts.append(
-            f"spent ${budget['spent_last_hour']:.4f} of ${budget['usd_per_hour']:g}/h{paused}"
-        )
-    return "; ".join(parts)
+    shadow = {"active": body.get("active"), **(body.get("shadow") or {})}
+    return f"{body.get('rollout')}: {shadow_summary(shadow)}"
 
 
 def report_row(name: str, r: dict[str, Any]) -> list[str]:

@@ -64,7 +64,9 @@ def test_pairs_side_by_side_with_the_report(
     code, out, err = run(capsys, "pairs", NAME, "--limit", "2")
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].startswith(f"{NAME}: mirroring; share 100% per request; noise 100%")
+    assert lines[0] == (
+        f"{NAME}: mirroring 100% per request, noise 100%; queue 0 waiting, 0 running"
+    )
     assert lines[2] == "comparisons over the last 1 h (95% intervals):"
     assert lines[3].split() == [
         "COMPARATOR",
@@ -91,6 +93,16 @@ def test_pairs_side_by_side_with_the_report(
     assert len(headers) == 2
     assert "asked: call me on [PHONE]" in out
     assert "live baseline: base" in out and "shadow candidate: cand" in out
+
+
+def test_status_shows_the_mirroring(
+    served: ServedProxy, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli_environment(monkeypatch, served, "t")
+    code, out, _ = run(capsys, "status")
+    rows = dict(line.split(maxsplit=1) for line in out.splitlines()[1:] if line.strip())
+    assert code == 0
+    assert rows["shadow"] == "mirroring 100% per request, noise 100%; queue 0 waiting, 0 running"
 
 
 def test_pairs_json_and_errors(

@@ -125,6 +125,10 @@ observe: {{prices: {{dear: {{input: 1000000, output: 1000000}}}}}}
         url = f"{served.admin_url}/v1/rollouts/{name}/shadow"
         with urllib.request.urlopen(url, timeout=5) as answer:
             shadow = json.loads(answer.read())["shadow"]
+        with urllib.request.urlopen(served.admin_url + "/v1/rollouts", timeout=5) as answer:
+            (status,) = json.loads(answer.read())["rollouts"]
+    assert status["shadow"]["active"] is True
+    assert status["shadow"]["budget"] == shadow["budget"]
     assert shadow["budget"]["paused"] is True
     assert shadow["budget"]["spent_last_hour"] > 5
 
