@@ -9,7 +9,6 @@ SDK reads as the answer's model is therefore the arm that served it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -21,7 +20,7 @@ from typing import Any
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
 from rollout.cohorts import bucket
-from tests.support.proxy_process import ProxyProcess, start_proxy_process
+from tests.support.proxy_process import ProxyProcess, start_proxy_process, stop_process
 from tests.support.servers import RunningServer, serve_in_thread
 from tests.support.subject_load import Ask
 
@@ -144,9 +143,7 @@ class ControllerProcess:
     log_path: Path
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(10)
+        stop_process(self.process)
 
 
 def start_controller_process(config: Path) -> ControllerProcess:
@@ -156,7 +153,6 @@ def start_controller_process(config: Path) -> ControllerProcess:
         process = subprocess.Popen(
             [sys.executable, "-m", "rollout.cli", "controller", "--config", str(config)],
             cwd=_REPO,
-            env={**os.environ, **ENV},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
