@@ -31,7 +31,7 @@ _REPO = Path(__file__).resolve().parents[2]
 STAGES = (10, 50, 100)
 # Short stages: every look is 1 s apart and a stage needs 2 s and 40 candidate calls.
 PLAN = (
-    "automatic: true, stages: [10, 50, 100], min_duration: 2, min_requests: 40,"
+    f"automatic: true, stages: {list(STAGES)}, min_duration: 2, min_requests: 40,"
     " evaluation_interval: 1, bake_time: 2, rollback_after: 2"
 )
 ERRORS = "{metric: error_rate, max_delta_to_baseline: 0.1, min_sample: 40}"
