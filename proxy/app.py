@@ -106,7 +106,7 @@ class Proxy:
             self.runtime = Runtime(rollouts, FlagSet(config.flags), store)
             # Per-arm counts and latency histograms for the controller, one flush a second
             # (with flags only, too: a reload may add a rollout).
-            self.windows = WindowAggregator()
+            self.windows = WindowAggregator(config.store.window_bucket_seconds)
             self.flusher = WindowFlusher(store.metrics, self.windows)
         self.shadow = ShadowResources()  # shadow queues and budgets outlive reloads
         self.generation = self.build_generation(config, self.upstreams, rollouts)
@@ -145,7 +145,11 @@ class Proxy:
         rollouts = self.config.rollouts
         automatic = any(r.plan.automatic for r in rollouts)
         if self.controller is None and self.runtime is not None and automatic:
-            self.controller = Controller(self.runtime.store, rollouts)
+            self.controller = Controller(
+                self.runtime.store,
+                rollouts,
+                bucket_seconds=self.config.store.window_bucket_seconds,
+            )
             self._controller_task = asyncio.create_task(self.controller.run(1.0))
         if self.controller is not None:
             self.controller.rollouts = rollouts

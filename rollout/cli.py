@@ -122,7 +122,9 @@ async def _run_controller(config: Config, interval: float, path: str) -> None:
     from rollout.tasks import cancel_and_wait, run_kept
 
     store = open_configured_store(config.store)
-    controller = Controller(store, config.rollouts)
+    controller = Controller(
+        store, config.rollouts, bucket_seconds=config.store.window_bucket_seconds
+    )
     controller.config_hash = config_hash(config)
 
     async def follow(new: Config) -> None:  # edited plans keep their progress (docs/reload.md)

@@ -34,6 +34,7 @@ from rollout.operations import ChangeConflict
 from rollout.plan_audit import note_plan, remember_plan
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
+from rollout.windows import DEFAULT_BUCKET_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class Controller:
         owner: str | None = None,
         *,
         lock_ttl: float = DEFAULT_LOCK_TTL,
+        bucket_seconds: int = DEFAULT_BUCKET_SECONDS,
     ) -> None:
         self.store = store
         # Replace these attributes to swap in a reloaded config: the next step uses them.
@@ -63,6 +65,7 @@ class Controller:
         self.clock = clock
         self.owner = owner or default_owner()
         self.lock_ttl = lock_ttl
+        self.bucket_seconds = bucket_seconds  # the replicas' window buckets (store config)
         self.is_leader = False
         self._last_look: dict[str, float] = {}
         self.metrics = ControllerMetrics()
@@ -124,6 +127,7 @@ class Controller:
                 default=default,
                 expected_rev=rev,
                 config_hash=self.config_hash,
+                audit={"controller": self.owner},  # which controller acted, e.g. after a takeover
             )
         except StaleDecision:
             raise
@@ -141,10 +145,12 @@ class Controller:
 
     async def _window(self, name: str, state: RolloutState, now: float) -> WindowSnapshot:
         """The metric buckets since the stage (or phase) began. A bucket that started before
-        holds traffic of the previous weight, so it is left out."""
+        holds traffic of the previous weight, so it is left out: the window starts at the
+        first bucket boundary at or after `since`."""
         if state.phase == "pending" or state.phase in TERMINAL:
             return WindowSnapshot()  # decide() reads no metrics there
-        start = math.ceil(state.since)
+        size = self.bucket_seconds
+        start = math.ceil(state.since / size) * size
         buckets = await self.store.metrics.read(name, start, math.floor(now) + 1)
         return window_snapshot([buckets[b] for b in sorted(buckets)])
 

@@ -57,8 +57,8 @@ def gate_approval(gate: str) -> str:
 @dataclass(frozen=True, slots=True)
 class RolloutState:
     """The controller's state of one rollout version. `since`: when the current phase or stage
-    began. `failures`: consecutive failing looks per gate. `awaiting`: the approval key waited
-    for. Mappings are never mutated: every change builds a new state."""
+    began. `failures`: consecutive failing looks per primary gate. `awaiting`: the approval key
+    waited for. Mappings are never mutated: every change builds a new state."""
 
     version: str
     phase: Phase = "pending"
@@ -120,8 +120,14 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
 
 
 def _count_failures(before: Mapping[str, int], results: tuple[GateResult, ...]) -> dict[str, int]:
-    """Consecutive failing looks: a fail adds one, anything else starts again from zero."""
-    return {r.gate: before.get(r.gate, 0) + 1 if r.verdict == "fail" else 0 for r in results}
+    """Consecutive failing looks of the primary gates: a fail adds one, anything else starts
+    again from zero. Secondary gates are not counted: nothing reads their count, and one going up
+    look after look while an approver is awaited would be a change to write and audit each look."""
+    return {
+        r.gate: before.get(r.gate, 0) + 1 if r.verdict == "fail" else 0
+        for r in results
+        if r.klass == "primary"
+    }
 
 
 def rolled_back(state: RolloutState, now: float) -> RolloutState:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from rollout.histogram import LogHistogram
 
+DEFAULT_BUCKET_SECONDS = 10  # the config's store.window_bucket_seconds
+
 
 @dataclass(slots=True)
 class CallSample:
@@ -44,7 +46,7 @@ class _Arm:
 
 
 class WindowAggregator:
-    def __init__(self, bucket_seconds: int = 10) -> None:
+    def __init__(self, bucket_seconds: int = DEFAULT_BUCKET_SECONDS) -> None:
         self.bucket_seconds = bucket_seconds
         self._arms: dict[tuple[str, int, str, str], _Arm] = {}
 

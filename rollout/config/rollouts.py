@@ -20,6 +20,7 @@ from rollout.config.plan import Plan
 from rollout.config.shadow import Shadow
 from rollout.config.strict import Strict, no_structural_fields
 from rollout.live_state import LiveState, initial_state
+from rollout.windows import DEFAULT_BUCKET_SECONDS
 
 Arm = Literal["baseline", "candidate"]
 ARMS: tuple[Arm, ...] = ("baseline", "candidate")
@@ -154,7 +155,9 @@ class Store(Strict):
 
     No Redis URL: the embedded store (files under data_dir; one process only). With Redis:
     shared by every replica and the controller. `require`: report not-ready while the store is
-    unreachable (by default the proxy keeps serving from what it last knew)."""
+    unreachable (by default the proxy keeps serving from what it last knew).
+    `window_bucket_seconds`: the time bucket of the metric windows, written by every replica and
+    read by the controller (one value for both, so it lives here and changes only on restart)."""
 
     redis_url: str | None = None
     redis_url_env: str | None = None  # read the URL (it may hold a password) from this variable
@@ -162,6 +165,9 @@ class Store(Strict):
     timeout: PositiveFloat = 0.25  # seconds; bounds every store call on the request path
     key_prefix: str = "llmr:"
     require: bool = False
+    # A stage's first partial bucket is left out of its window, and the cost gate needs 6 buckets
+    # with priced calls: long buckets make every stage slower to judge.
+    window_bucket_seconds: int = Field(default=DEFAULT_BUCKET_SECONDS, ge=1, le=60)
 
     @field_validator("redis_url")
     @classmethod

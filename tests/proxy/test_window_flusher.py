@@ -280,3 +280,15 @@ async def test_stop_gives_up_after_its_timeout_on_a_hung_store(
     assert flusher.pending == 0 and dropped() > before  # counted, not silently forgotten
     own_redis.resume()
     await store.close()
+
+
+async def test_the_proxy_buckets_its_windows_as_the_store_config_says(tmp_path: Path) -> None:
+    extra = (
+        f"store: {{data_dir: '{tmp_path}', window_bucket_seconds: 2}}\n"
+        "rollouts: [{name: r, candidate: {model: m}}]"
+    )
+    proxy = Proxy(parse_config(openai_config("http://127.0.0.1:9", extra), "test.yaml"), {})
+    assert proxy.windows is not None and proxy.flusher is not None and proxy.runtime is not None
+    assert proxy.windows.bucket_seconds == 2
+    assert proxy.flusher.max_pending == 300  # an outage of 10 minutes, in 2 s buckets
+    await proxy.runtime.store.close()

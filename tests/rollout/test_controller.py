@@ -141,6 +141,27 @@ async def test_looks_once_per_evaluation_interval(store: Store) -> None:
     assert ROLLOUT.name in await ctl.step()
 
 
+@pytest.mark.parametrize("bucket_seconds", [1, 10])
+async def test_the_window_starts_at_the_first_whole_bucket_of_the_stage(
+    store: Store, bucket_seconds: int
+) -> None:
+    clock = Clock()
+    clock.now = T0 + 0.5
+    ctl = Controller(store, [ROLLOUT], clock, bucket_seconds=bucket_seconds)
+    assert (await ctl.step())[ROLLOUT.name].action == "promote"  # the 1% stage since T0 + 0.5
+    agg = WindowAggregator(bucket_seconds)
+    for at, calls in ((T0 + 0.7, 7), (T0 + bucket_seconds + 0.1, 10)):  # straddling, then whole
+        for _ in range(calls):
+            agg.add(ROLLOUT.name, "candidate", "live", CallSample(duration=0.1), at)
+    for (name, bucket), fields in agg.drain().items():
+        await store.metrics.add(name, bucket, fields)
+    clock.now = T0 + INTERVAL + 1
+    decision = (await ctl.step())[ROLLOUT.name]
+    assert "10 of 500 candidate requests" in decision.reasons
+    entries = await store.audit.read(ROLLOUT.name)
+    assert [e["controller"] for e in entries] == [ctl.owner]  # who acted, in the audit
+
+
 async def test_an_unreadable_state_document_is_left_alone(store: Store) -> None:
     bad = {"version": ROLLOUT.version, "weight": 0.05, "phase": "ramping", "failures": "many"}
     await store.documents.write(KEY, bad, 0)

@@ -295,6 +295,15 @@ def test_awaiting_a_secondary_gate_names_the_approval_key() -> None:
     assert decision.reasons[0].startswith("secondary gate refusal_rate failed: ")
 
 
+def test_a_secondary_gate_failing_look_after_look_changes_nothing_to_write() -> None:
+    waiting = _decide(_at("ramping", 1), REFUSALS).state
+    assert _decide(waiting, REFUSALS, now=160).state == waiting  # no audit entry per look
+    accepted = replace(
+        waiting, phase="ramping", awaiting=None, approvals=frozenset({"gate:refusal_rate"})
+    )
+    assert _decide(accepted, REFUSALS, now=30).state == accepted  # a hold: still too early
+
+
 def test_an_accepted_failure_is_named_in_every_decision() -> None:
     state = _at("ramping", 1, approvals=frozenset({"gate:refusal_rate"}))
     reasons = _decide(state, REFUSALS).reasons

@@ -58,13 +58,18 @@ class ProxyProcess:
 
     def stop(self) -> None:
         """SIGTERM (graceful: the store is flushed and closed), SIGKILL after 10 s."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, SIGKILL after 10 s; nothing when it has already exited."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def start_proxy_process(

@@ -57,6 +57,13 @@ def _config(text: str) -> Config:
                 " (got 'redis://h:6379')"
             ],
         ),
+        (
+            "store: {window_bucket_seconds: 1}",
+            [
+                "c.yaml: store.window_bucket_seconds: cannot change without a restart"
+                " (running: 10) (got 1)"
+            ],
+        ),
         ("limits: {max_body_bytes: 2048}", []),  # applied by a reload
     ],
 )

@@ -129,6 +129,20 @@ def test_prompt_file_is_read_relative_to_the_config_and_changes_the_version(
             ["bad.yaml: rollouts[0].candidate: required key is missing"],
         ),
         (
+            "store: {window_bucket_seconds: 0}",
+            [
+                "bad.yaml: store.window_bucket_seconds: Input should be greater than or equal"
+                " to 1 (got 0)"
+            ],
+        ),
+        (
+            "store: {window_bucket_seconds: 1.5}",
+            [
+                "bad.yaml: store.window_bucket_seconds: Input should be a valid integer, got a"
+                " number with a fractional part (got 1.5)"
+            ],
+        ),
+        (
             "store: {redis_url: 'http://x'}",
             [
                 "bad.yaml: store.redis_url: must start with redis://, rediss:// or unix://"

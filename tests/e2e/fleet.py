@@ -1,0 +1,197 @@
+"""The end-to-end setup: the fake provider (in this process, one behaviour per candidate model),
+two `rollout serve` replicas and, optionally, a `rollout controller` process, all on one real
+Redis, under one config of automatic rollouts with short stages and 1 s metric buckets.
+
+Rollout `<r>` governs the requested model `ask-<r>` (its baseline leaves it as asked) and sends
+its candidate calls to `cand-<r>`, whose behaviour in the fake provider is the case's. What the
+SDK reads as the answer's model is therefore the arm that served it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proxy.fake_provider import build_app
+from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
+from rollout.cohorts import bucket
+from tests.support.proxy_process import ProxyProcess, start_proxy_process, stop_process
+from tests.support.servers import RunningServer, serve_in_thread
+from tests.support.subject_load import Ask
+
+TOKEN = "e2e-token"
+ENV = {"LLM_ROLLOUT_ADMIN_TOKEN": TOKEN}
+_REPO = Path(__file__).resolve().parents[2]
+
+STAGES = (10, 50, 100)
+# Short stages: every look is 1 s apart and a stage needs 2 s and 40 candidate calls.
+PLAN = (
+    f"automatic: true, stages: {list(STAGES)}, min_duration: 2, min_requests: 40,"
+    " evaluation_interval: 1, bake_time: 2, rollback_after: 2"
+)
+ERRORS = "{metric: error_rate, max_delta_to_baseline: 0.1, min_sample: 40}"
+REFUSALS = "{metric: refusal_rate, max_delta_to_baseline: 0.1, min_sample: 40, class: %s}"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One rollout: its candidate's behaviour, its gates, and how the load asks."""
+
+    name: str
+    gates: str  # a YAML flow list
+    behaviour: dict[str, Any] = field(default_factory=dict)  # fake provider knobs
+    stream: bool = False
+    json: bool = False
+
+    @property
+    def baseline(self) -> str:
+        return f"ask-{self.name}"
+
+    @property
+    def candidate(self) -> str:
+        return f"cand-{self.name}"
+
+    @property
+    def ask(self) -> Ask:
+        return Ask(self.baseline, stream=self.stream, json=self.json)
+
+    def yaml(self) -> str:
+        return f"""
+  - name: {self.name}
+    models: [{self.baseline}]
+    subject: [header:x-user-id]
+    candidate: {{model: {self.candidate}}}
+    plan: {{{PLAN}, gates: {self.gates}}}"""
+
+
+GOOD = Case(
+    "good",
+    f"[{ERRORS}, {REFUSALS % 'secondary'}, {{metric: latency_p95, max: 2.0, min_sample: 100}}]",
+)
+APPROVAL = Case("approval", f"[{ERRORS}, {REFUSALS % 'secondary'}]", {"refusal_rate": 0.5})
+BAD = (
+    Case("errors", f"[{ERRORS}]", {"error_rate": 0.5}),
+    Case("refusals", f"[{REFUSALS % 'primary'}]", {"refusal_rate": 0.5}),
+    Case(
+        "ttft",
+        "[{metric: ttft_p95, max_ratio_to_baseline: 2, min_sample: 40}]",
+        {"ttft": 0.25},
+        stream=True,
+    ),
+    # Priced 10x the baseline below; the cost gate needs 6 one-second buckets on each side.
+    Case("cost", "[{metric: cost_per_1k, max_ratio_to_baseline: 1.5, min_sample: 40}]"),
+    Case(
+        "json",
+        "[{metric: json_validity, max_delta_to_baseline: 0.1, min_sample: 40}]",
+        {"invalid_json_rate": 0.5},
+        json=True,
+    ),
+)
+HANDOVER = Case("handover", f"[{ERRORS}]")
+PRICES = "ask-cost: {input: 1.0, output: 2.0}, cand-cost: {input: 10.0, output: 20.0}"
+
+
+def config_yaml(fake: RunningServer, store: str, cases: Sequence[Case]) -> str:
+    return f"""
+providers:
+  fake: {{base_url: "{fake.url}/v1"}}
+routes: [{{prefix: /v1, provider: fake}}]
+observe: {{prices: {{{PRICES}}}}}
+store: {store}
+rollouts:{"".join(case.yaml() for case in cases)}
+"""
+
+
+def fake_settings(cases: Sequence[Case]) -> FakeSettings:
+    models = {c.candidate: ModelBehaviour(**c.behaviour) for c in cases if c.behaviour}
+    return FakeSettings(models=models, record_limit=0)
+
+
+@contextmanager
+def fake_provider(cases: Sequence[Case]) -> Iterator[RunningServer]:
+    settings = fake_settings(cases)
+    with serve_in_thread(lambda: build_app(settings)) as server:
+        yield server
+
+
+def subjects_by_stage(rollout: str, per_stage: int = 20) -> list[str]:
+    """Subjects spread evenly over the stages: `per_stage` of them join the candidate at each
+    stage (bucket below 10%, 10-50%, 50-100%), so both arms get calls at every stage."""
+    bands: list[list[str]] = [[] for _ in STAGES]
+    i = 0
+    while any(len(band) < per_stage for band in bands):
+        subject = f"user-{i}"
+        band = next(n for n, p in enumerate(STAGES) if bucket(rollout, subject) < p / 100)
+        if len(bands[band]) < per_stage:
+            bands[band].append(subject)
+        i += 1
+    return [s for trio in zip(*bands, strict=True) for s in trio]
+
+
+def candidates_at(rollout: str, subjects: Sequence[str], weight: float) -> set[str]:
+    return {s for s in subjects if bucket(rollout, s) < weight}
+
+
+@dataclass
+class ControllerProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_controller_process(config: Path) -> ControllerProcess:
+    """`rollout controller --config FILE`, its output in a log next to the config."""
+    log_path = config.with_suffix(".log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "rollout.cli", "controller", "--config", str(config)],
+            cwd=_REPO,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return ControllerProcess(process, log_path)
+
+
+@dataclass
+class Fleet:
+    replicas: list[ProxyProcess]
+    controller: ControllerProcess | None
+
+    @property
+    def urls(self) -> list[str]:
+        return [r.url for r in self.replicas]
+
+    def pids(self) -> set[int]:
+        """Every process that runs a controller."""
+        found = {r.process.pid for r in self.replicas}
+        return found | ({self.controller.process.pid} if self.controller else set())
+
+
+@contextmanager
+def start_fleet(
+    fake: RunningServer, store: str, cases: Sequence[Case], directory: Path, standalone: bool
+) -> Iterator[Fleet]:
+    """Two replicas (each with its embedded controller) and, with `standalone`, a
+    `rollout controller` process: every one of them contends for the leader lock."""
+    yaml = config_yaml(fake, store, cases)
+    with ExitStack() as stack:
+        replicas = []
+        for name in ("a", "b"):
+            replica = start_proxy_process(yaml, directory, name=name, env=ENV)
+            stack.callback(replica.stop)
+            replicas.append(replica)
+        controller = None
+        if standalone:
+            path = directory / "controller.yaml"
+            path.write_text(yaml)
+            controller = start_controller_process(path)
+            stack.callback(controller.stop)
+        yield Fleet(replicas, controller)

@@ -1,0 +1,147 @@
+"""A rollout end to end: the fake provider, one real Redis, two `rollout serve` replicas and a
+`rollout controller` process (three controllers contending for the leader lock), calls from the
+official openai SDK across many subjects. A good candidate ramps 10 -> 50 -> 100% and completes;
+worse candidates are rolled back and every replica serves the baseline within 1 s of the
+decision; a failing secondary gate waits for an approver.
+
+Each rollout of the shared config is one case (tests/e2e/fleet.py); rollouts without calls hold
+at their first stage until their test sends some.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.fleet import (
+    APPROVAL,
+    BAD,
+    ENV,
+    GOOD,
+    Case,
+    Fleet,
+    candidates_at,
+    fake_provider,
+    start_fleet,
+    subjects_by_stage,
+)
+from tests.e2e.watch import (
+    assert_one_writer,
+    audit,
+    baseline_everywhere_at,
+    controller_pid,
+    promoted_to,
+    wait_entry,
+    wait_phase,
+)
+from tests.support.redis_server import RedisServer
+from tests.support.subject_load import SubjectLoad
+
+_REPO = Path(__file__).resolve().parents[2]
+ENDS = ("complete", "rolled_back")
+TOKEN_NAME = "admin"  # how the audit names the holder of LLM_ROLLOUT_ADMIN_TOKEN
+
+
+@pytest.fixture(scope="module")
+def fleet(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    cases = (GOOD, APPROVAL, *BAD)
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}:"
+    store = f'{{redis_url: "{redis_server.url}", key_prefix: "{prefix}", window_bucket_seconds: 1}}'
+    directory = tmp_path_factory.mktemp("fleet")
+    with fake_provider(cases) as fake, start_fleet(fake, store, cases, directory, True) as fleet:
+        yield fleet
+        for replica in fleet.replicas:
+            replica.assert_alive()
+        assert fleet.controller is not None and fleet.controller.process.poll() is None
+
+
+async def test_a_good_candidate_ramps_through_every_stage_and_completes(fleet: Fleet) -> None:
+    a = fleet.replicas[0]
+    async with SubjectLoad(GOOD.ask, fleet.urls, subjects_by_stage(GOOD.name)) as load:
+        await wait_phase(a, GOOD.name, ENDS, 60)
+    entries = await audit(a, GOOD.name)
+    assert [e["action"] for e in entries] == ["promote", "promote", "promote", "complete"]
+    assert promoted_to(entries) == [0.1, 0.5, 1.0]
+    for entry in entries[1:3]:  # every gate passed, with its numbers
+        assert entry["reasons"][0] == "every gate passed"
+        for gate in entry["gates"]:
+            assert gate["verdict"] == "pass", gate
+            assert gate["samples"][0] >= 40 and gate["interval"]["high"] is not None
+    assert entries[-1]["after"]["phase"] == "complete"
+    assert_one_writer(entries)  # three controllers contend: one decision per look, never two
+    assert {controller_pid(e) for e in entries} <= fleet.pids()
+    assert {answer.status for answer in load.answers} == {200}
+    assert {answer.model for answer in load.answers} == {GOOD.baseline, GOOD.candidate}
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c.name for c in BAD])
+async def test_a_worse_candidate_is_rolled_back_everywhere_within_1s(
+    fleet: Fleet, case: Case
+) -> None:
+    a = fleet.replicas[0]
+    subjects = subjects_by_stage(case.name)
+    async with SubjectLoad(case.ask, fleet.urls, subjects) as load:
+        decision = await wait_entry(a, case.name, 60, action="roll_back")
+        await asyncio.sleep(1.5)  # the calls go on: they show when each replica followed
+    entries = await audit(a, case.name)
+    assert entries[0]["action"] == "promote" and entries[-1] == decision
+    assert decision["after"]["phase"] == "rolled_back" and decision["after"]["weight"] == 0.0
+    gate = decision["gates"][0]
+    assert gate["verdict"] == "fail" and gate["class"] == "primary", gate
+    assert decision["reason"].startswith(f"{gate['gate']} failed 2 looks:")
+    assert_one_writer(entries)
+
+    candidates = candidates_at(case.name, subjects, 0.1)  # the 10% stage's subjects
+    served = baseline_everywhere_at(load.answers, fleet.urls, candidates, case.baseline)
+    delay = served - decision["ts"]
+    print(f"{case.name}: every replica served the baseline {delay:.3f} s after the rollback")
+    # The requirement: a rollback reaches every replica within 1 s. `served` is an upper bound
+    # (it includes the whole first baseline call and the wait for it to be sent), so the
+    # measurement errs late; no margin is taken off the requirement.
+    assert delay < 1.0
+
+
+async def test_a_failing_secondary_gate_waits_for_an_approver(fleet: Fleet) -> None:
+    a = fleet.replicas[0]
+    case = APPROVAL
+    async with SubjectLoad(case.ask, fleet.urls, subjects_by_stage(case.name)):
+        state = await wait_phase(a, case.name, ("awaiting_approval", *ENDS), 60)
+        assert (state["phase"], state["awaiting"], state["weight"]) == (
+            "awaiting_approval",
+            "gate:refusal_rate",
+            0.1,
+        )
+        await asyncio.sleep(2)  # two more looks with calls coming: it keeps waiting
+        state = await wait_phase(a, case.name, ("awaiting_approval",), 0)
+        assert state["weight"] == 0.1
+        approve = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "rollout.cli", "approve", case.name,
+            "--gate", "refusal_rate", "--reason", "fewer refusals matter less here",
+            "--actor", "alice", "--admin", a.admin_url,
+            cwd=_REPO, env={**os.environ, **ENV}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        said = (await approve.communicate())[0].decode()
+        assert approve.returncode == 0, said
+        state = await wait_phase(a, case.name, ENDS, 60)
+    assert state["phase"] == "complete" and state["accepted"] == ["refusal_rate"]
+    entries = await audit(a, case.name)
+    # One entry when the wait began, none for the looks that kept waiting.
+    actions = ["promote", "await_approval", "approve", "promote", "promote", "complete"]
+    assert [e["action"] for e in entries] == actions
+    approval = entries[2]
+    assert approval["by_hand"] and approval["actor"] == f"{TOKEN_NAME} (alice)"
+    later = entries[entries.index(approval) + 1 :]
+    assert promoted_to(later) == [0.5, 1.0]
+    assert all(
+        any(r.startswith("refusal_rate failing, accepted by an approver") for r in e["reasons"])
+        for e in later
+        if e["action"] == "promote"
+    )
+    assert_one_writer(entries)
