@@ -49,6 +49,10 @@ class StoreError(RolloutError):
         self.op = op
 
 
+class SimulationError(RolloutError):
+    """`rollout simulate` was asked for something it cannot model (a metric, an option)."""
+
+
 class ProxyError(RolloutError):
     """A failure of one proxied request, answered to the client in the provider's error shape."""
 
