@@ -18,7 +18,7 @@ from rollout.errors import RolloutError
 
 SCENARIO_NAMES = ("aa", "errors+2pp", "refusals+3pp", "p95+30%", "cost+25%", "errors+20pp")
 DEFAULT_SCENARIOS = SCENARIO_NAMES[:5]
-FULL = {"rates": "1,10,100", "runs": 200, "regression_runs": 50}
+FULL = {"rates": "10,100", "runs": 200, "regression_runs": 50}
 
 
 def add_simulate_command(sub: Any) -> None:
@@ -31,7 +31,10 @@ def add_simulate_command(sub: Any) -> None:
         "--scenarios",
         type=_names,
         default=DEFAULT_SCENARIOS,
-        help=f"comma-separated, of {', '.join(SCENARIO_NAMES)} (default: the first five)",
+        help=f"comma-separated, of {', '.join(SCENARIO_NAMES)} (default: the first five)".replace(
+            "%",
+            "%%",  # argparse formats help with %
+        ),
     )
     sim.add_argument(
         "--rates", type=_rates, default=None, help="candidate-eligible requests/s (default 10,100)"
@@ -168,6 +171,7 @@ HEADER = (
     "delay",
     "req@rb",
     "held",
+    "promoted",
     "done",
     "minutes",
 )
@@ -192,6 +196,7 @@ def _cells(r: Any) -> list[str]:
         delay,
         at_rb,
         str(r.held),
+        str(r.promoted),
         str(r.completed),
         f"{r.median_minutes:.0f}",
     ]
@@ -204,8 +209,9 @@ def _footer(settings: Any, seconds: float) -> str:
         " back within 2 intervals of the candidate's 500th request in >= 90% of runs."
         "\ndelay: median intervals from the 500th candidate request to the rollback (0: before"
         " it); req@rb: median candidate requests at the rollback; held: still ramping or"
-        " holding at the horizon; minutes: median simulated minutes per run."
-        f"\nplan: stages {[s.percent for s in plan.stages]},"
+        " holding at the horizon; promoted: left the first stage; minutes: median simulated"
+        " minutes per run."
+        f"\nplan: stages {', '.join(f'{s.percent:g}%' for s in plan.stages)},"
         f" interval {plan.evaluation_interval:g}s,"
         f" rollback at {plan.confidence.rollback:g} after {plan.rollback_after} looks;"
         f" seed {settings.seed}; {seconds:.0f}s."

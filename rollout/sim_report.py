@@ -61,6 +61,7 @@ class Row:
     median_requests_at_rollback: float | None  # candidate requests seen when rolled back
     median_minutes: float  # simulated minutes per run
     target_met: bool
+    promoted: int = 0  # runs that left the first stage (for a regression: more users exposed)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -95,6 +96,7 @@ def summarise(scenario: Scenario, rate: float, rule: str, results: Sequence[RunR
         median_requests_at_rollback=statistics.median(at_rollback) if at_rollback else None,
         median_minutes=statistics.median(r.end for r in results) / 60.0,
         target_met=met,
+        promoted=sum(r.stage > plan.stages[0].percent for r in results),
     )
 
 

@@ -225,6 +225,13 @@ def test_the_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert rows["flagger"]["runs"] == 2
 
 
+def test_the_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--help"])
+    assert exit_info.value.code == 0
+    assert "p95+30%" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
