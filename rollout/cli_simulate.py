@@ -16,7 +16,16 @@ from typing import Any
 from rollout.cli_output import print_json, print_table
 from rollout.errors import RolloutError
 
-SCENARIO_NAMES = ("aa", "errors+2pp", "refusals+3pp", "p95+30%", "cost+25%", "errors+20pp")
+SCENARIO_NAMES = (
+    "aa",
+    "errors+2pp",
+    "refusals+3pp",
+    "p95+30%",
+    "cost+25%",
+    "errors+20pp",
+    "errors+1pp",
+    "p95+20%",
+)
 DEFAULT_SCENARIOS = SCENARIO_NAMES[:5]
 FULL = {"rates": "10,100", "runs": 200, "regression_runs": 50}
 
@@ -181,6 +190,8 @@ def _cells(r: Any) -> list[str]:
     share = r.within_target / r.runs
     if r.scenario == "aa":
         target = f"false rb {r.rolled_back / r.runs:.1%} (<= {r.rolled_back_upper95:.1%})"
+    elif r.target_met is None:
+        target = f"rb at bound {r.rolled_back / r.runs:.1%}"
     else:
         target = f"<=2 iv {share:.0%}"
     delay = "-" if r.median_delay is None else f"{r.median_delay:.1f}"
@@ -192,7 +203,7 @@ def _cells(r: Any) -> list[str]:
         str(r.runs),
         f"{r.rolled_back}/{r.runs}",
         target,
-        "yes" if r.target_met else "NO",
+        {True: "yes", False: "NO", None: "-"}[r.target_met],
         delay,
         at_rb,
         str(r.held),

@@ -55,12 +55,12 @@ class Row:
     rolled_back: int
     completed: int
     held: int  # stalled at the horizon, or waiting for an approver
-    within_target: int  # A/A: not rolled back; regression: rolled back within DETECT_WITHIN
+    within_target: int  # regression: rolled back within DETECT_WITHIN; else: not rolled back
     rolled_back_upper95: float  # Wilson 95% upper bound of the rollback share
     median_delay: float | None  # intervals from the 500th candidate request to rollback (0: before)
     median_requests_at_rollback: float | None  # candidate requests seen when rolled back
     median_minutes: float  # simulated minutes per run
-    target_met: bool
+    target_met: bool | None  # None: the issue sets no target (at the bound)
     promoted: int = 0  # runs that left the first stage (for a regression: more users exposed)
 
     def as_dict(self) -> dict:
@@ -76,12 +76,12 @@ def summarise(scenario: Scenario, rate: float, rule: str, results: Sequence[RunR
     rolled = sum(r.outcome == "rolled_back" for r in results)
     delays = _delays(results, plan.evaluation_interval)
     at_rollback = [r.candidate_requests for r in results if r.outcome == "rolled_back"]
-    if scenario.regression is None:
-        within = n - rolled
-        met = rolled / n <= MAX_FALSE_ROLLBACK
-    else:
+    if scenario.kind == "regression":
         within = sum(d <= DETECT_WITHIN for d in delays)
-        met = within >= TARGET_SHARE * n
+        met: bool | None = within >= TARGET_SHARE * n
+    else:  # A/A, or at the bound: any rollback is a false alarm
+        within = n - rolled
+        met = rolled / n <= MAX_FALSE_ROLLBACK if scenario.kind == "aa" else None
     return Row(
         scenario=scenario.name,
         rate=rate,
@@ -115,7 +115,7 @@ def simulate(settings: Settings) -> list[Row]:
     rows = []
     for name in settings.scenarios:
         scenario = SCENARIOS[name]
-        regression = scenario.regression is not None
+        regression = scenario.kind == "regression"
         runs = settings.regression_runs if regression else settings.runs
         after = settings.after_500 if regression else None
         replayers = _replayers(settings, Horizon(settings.max_looks, after))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import numpy as np
 
@@ -54,49 +55,44 @@ BASELINE = ArmModel()
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A named candidate against the baseline. `regression`: the gate metric it breaks."""
+    """A named candidate against the baseline. kind: "aa" (the same arm), "regression" (worse than
+    a gate allows: should be rolled back) or "at_bound" (exactly as bad as a gate allows: the plan
+    accepts it, so a rollback is a false alarm with respect to the bound)."""
 
     name: str
     candidate: ArmModel
-    regression: str | None = None  # None: A/A
+    kind: Literal["aa", "regression", "at_bound"]
     description: str = ""
 
 
 def _scenarios(base: ArmModel) -> dict[str, Scenario]:
+    def errors(pp: float) -> ArmModel:
+        return replace(base, error_rate=base.error_rate + pp / 100.0)
+
+    def slower(factor: float) -> ArmModel:
+        return replace(base, latency_median=base.latency_median * factor)
+
     return {
         s.name: s
         for s in (
-            Scenario("aa", base, None, "candidate = baseline"),
-            Scenario(
-                "errors+2pp",
-                replace(base, error_rate=base.error_rate + 0.02),
-                "error_rate",
-                "error rate +2 pp",
-            ),
+            Scenario("aa", base, "aa", "candidate = baseline"),
+            Scenario("errors+2pp", errors(2), "regression", "error rate +2 pp"),
             Scenario(
                 "refusals+3pp",
                 replace(base, refusal_rate=base.refusal_rate + 0.03),
-                "refusal_rate",
+                "regression",
                 "refusal rate +3 pp",
             ),
-            Scenario(
-                "p95+30%",
-                replace(base, latency_median=base.latency_median * 1.3),
-                "latency_p95",
-                "every latency quantile x1.3",
-            ),
+            Scenario("p95+30%", slower(1.3), "regression", "every latency quantile x1.3"),
             Scenario(
                 "cost+25%",
                 replace(base, cost_median=base.cost_median * 1.25),
-                "cost_per_1k",
+                "regression",
                 "cost per call x1.25",
             ),
-            Scenario(
-                "errors+20pp",
-                replace(base, error_rate=base.error_rate + 0.20),
-                "error_rate",
-                "error rate +20 pp",
-            ),
+            Scenario("errors+20pp", errors(20), "regression", "error rate +20 pp"),
+            Scenario("errors+1pp", errors(1), "at_bound", "error rate +1 pp: at the bound"),
+            Scenario("p95+20%", slower(1.2), "at_bound", "latency x1.2: at the bound"),
         )
     }
 
