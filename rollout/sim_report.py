@@ -39,9 +39,9 @@ class Settings:
     scenarios: tuple[str, ...] = ("aa", "errors+2pp", "refusals+3pp", "p95+30%", "cost+25%")
     rates: tuple[float, ...] = (1.0, 10.0, 100.0)
     runs: int = 20  # A/A ramps per traffic level
-    regression_runs: int = 20  # per regression and traffic level
+    regression_runs: int = 20  # per other scenario and traffic level
     seed: int = 0
-    after_500: int = 10  # a regression's run ends this many looks after 500 candidate requests
+    after_500: int = 10  # a non-A/A run ends this many looks after 500 candidate requests
     max_looks: int = 2000
     flagger_checks: int = 2
 
@@ -115,9 +115,11 @@ def simulate(settings: Settings) -> list[Row]:
     rows = []
     for name in settings.scenarios:
         scenario = SCENARIOS[name]
-        regression = scenario.kind == "regression"
-        runs = settings.regression_runs if regression else settings.runs
-        after = settings.after_500 if regression else None
+        # Only A/A runs go the full ramp. A regression, or a candidate at a bound (it can never
+        # be shown within it, so it holds), is watched for `after_500` looks past 500 requests.
+        aa = scenario.kind == "aa"
+        runs = settings.runs if aa else settings.regression_runs
+        after = None if aa else settings.after_500
         replayers = _replayers(settings, Horizon(settings.max_looks, after))
         for rate in settings.rates:
             streams = [
