@@ -27,6 +27,7 @@ SCENARIO_NAMES = (
     "p95+20%",
 )
 DEFAULT_SCENARIOS = SCENARIO_NAMES[:5]
+QUICK = {"rates": "10,100", "runs": 5, "regression_runs": 5}
 FULL = {"rates": "10,100", "runs": 200, "regression_runs": 50}
 
 
@@ -45,18 +46,22 @@ def add_simulate_command(sub: Any) -> None:
             "%%",  # argparse formats help with %
         ),
     )
+    rates, runs, others = QUICK["rates"], QUICK["runs"], QUICK["regression_runs"]
     sim.add_argument(
-        "--rates", type=_rates, default=None, help="candidate-eligible requests/s (default 10,100)"
+        "--rates", type=_rates, default=None, help=f"candidate-eligible requests/s ({rates})"
     )
-    sim.add_argument("--runs", type=_positive, default=None, help="A/A ramps per rate (10)")
+    sim.add_argument("--runs", type=_positive, default=None, help=f"A/A ramps per rate ({runs})")
     sim.add_argument(
-        "--regression-runs", type=_positive, default=None, help="runs per regression (10)"
+        "--regression-runs",
+        type=_positive,
+        default=None,
+        help=f"runs of each other scenario per rate ({others})",
     )
     sim.add_argument(
         "--full",
         action="store_true",
         help=f"rates {FULL['rates']}, {FULL['runs']} A/A runs, {FULL['regression_runs']} per"
-        " regression (a couple of minutes) unless given",
+        " regression (minutes) unless given",
     )
     sim.add_argument("--seed", type=int, default=0, help="same seed, same streams, same result")
     sim.add_argument(
@@ -121,9 +126,9 @@ def _settings(args: argparse.Namespace) -> Any:
     return Settings(
         plan=plan,
         scenarios=args.scenarios,
-        rates=args.rates or (_rates(FULL["rates"]) if full else (10.0, 100.0)),
-        runs=args.runs or (FULL["runs"] if full else 10),
-        regression_runs=args.regression_runs or (FULL["regression_runs"] if full else 10),
+        rates=args.rates or _rates((FULL if full else QUICK)["rates"]),
+        runs=args.runs or (FULL if full else QUICK)["runs"],
+        regression_runs=args.regression_runs or (FULL if full else QUICK)["regression_runs"],
         seed=args.seed,
         after_500=args.after,
         max_looks=args.max_looks,

@@ -10,7 +10,7 @@ stage (the state's `since` moves) starts a new window, as the controller reads t
 secondary gate stops the run as "awaiting_approval".
 
 Each run stops when it completes, rolls back, waits for a person, or reaches its horizon
-(`max_looks`; for a regression also `after_500` looks after the candidate's 500th request).
+(`max_looks`; for all but A/A also `after_500` looks after the candidate's 500th request).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ _LIVE = ("baseline", "candidate")  # the simulation has no shadow traffic
 
 class Window:
     """The buckets of one stage, merged as they arrive. `snapshot()` equals
-    `window_snapshot(buckets)` for the same buckets, without re-adding them on every look (each
-    arm's fields are kept apart, which `arm_snapshot` ignores anyway, so it scans fewer keys)."""
+    `window_snapshot(buckets)` for the same buckets, without re-adding them on every look. Each
+    arm's fields are kept apart: `arm_snapshot` reads only its own prefix, and scans fewer keys."""
 
     def __init__(self) -> None:
         self._merged: dict[str, dict[str, float]] = {a: defaultdict(float) for a in _LIVE}
