@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Sequence
 
 from rollout.cli_admin import add_admin_commands
+from rollout.cli_simulate import add_simulate_command
 from rollout.config import Config, load_config, missing_credentials
 from rollout.errors import ConfigError, RolloutError
 
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     fake.add_argument("--workers", type=int, default=1)
     fake.set_defaults(command=_fake_provider)
     add_admin_commands(sub)
+    add_simulate_command(sub)
     return parser
 
 

@@ -54,6 +54,10 @@ class ActionRefused(RolloutError):
     paused, approve when nothing awaits, promote a finished rollout...); nothing was changed."""
 
 
+class SimulationError(RolloutError):
+    """`rollout simulate` was asked for something it cannot model (a metric, an option)."""
+
+
 class ProxyError(RolloutError):
     """A failure of one proxied request, answered to the client in the provider's error shape."""
 

@@ -9,8 +9,11 @@ the metric windows can support. All confidence levels are two-sided.
 - A quantile from a LogHistogram: the distribution-free order-statistic interval — ranks l and u
   from Binomial(n, q) with P(l <= B <= u-1) >= confidence, read back as the values at those ranks
   (within the histogram's 2%). No resampling, no seed, exact coverage >= the level for any
-  continuous distribution. Comparing two arms combines the two intervals at 1 - alpha/2 each
-  (Bonferroni): conservative, which is the right side to err on for a rollback.
+  continuous distribution. Comparing two arms combines the two intervals, each at the full
+  confidence, by MOVER as for proportions: on the log scale for a ratio, so the candidate's
+  reach below and the baseline's reach above make the low end. (Bonferroni — each arm at
+  1 - alpha/2, ends divided — was used first; `rollout simulate` showed it too wide to see a p95
+  30% over a 1.2 bound at hundreds of requests, and MOVER kept its coverage: see the tests.)
 - Cost per 1k requests: the windows keep sums, not squares, so the spread comes from the time
   buckets as batches: the ratio estimator sum(cost) / sum(priced) with its cluster-sampling
   variance, and a Student t quantile with m - 1 degrees of freedom over m buckets.
@@ -18,7 +21,11 @@ the metric windows can support. All confidence levels are two-sided.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -83,19 +90,29 @@ def mover_difference(
 
 def _binomial_cdf(n: int, q: float) -> tuple[int, list[float]]:
     """(lo, cdf) with cdf[j - lo] = P(Binomial(n, q) <= j) for lo <= j <= hi. Terms more than
-    15 standard deviations (+20) from the mean are below 1e-40 (Bernstein) and left out."""
+    15 standard deviations (+20) from the mean are below 1e-40 (Bernstein) and left out. The
+    probabilities are walked out from the mode by the ratio of neighbours (one lgamma call, not
+    three per term); far terms may underflow to 0, which is what they are at this precision."""
     mean, sd = n * q, math.sqrt(n * q * (1 - q))
     lo = max(0, math.floor(mean - 15 * sd - 20))
     hi = min(n, math.ceil(mean + 15 * sd + 20))
-    log_q, log_r, head = math.log(q), math.log1p(-q), math.lgamma(n + 1)
-    total, cdf = 0.0, []
-    for k in range(lo, hi + 1):
-        log_choose = head - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-        total += math.exp(log_choose + k * log_q + (n - k) * log_r)
-        cdf.append(total)
-    return lo, cdf
+    mode = min(max(math.floor((n + 1) * q), lo), hi)
+    odds = q / (1.0 - q)
+    log_choose = math.lgamma(n + 1) - math.lgamma(mode + 1) - math.lgamma(n - mode + 1)
+    peak = math.exp(log_choose + mode * math.log(q) + (n - mode) * math.log1p(-q))
+    pmf = [0.0] * (hi - lo + 1)
+    pmf[mode - lo] = p = peak
+    for k in range(mode, hi):  # P(k + 1) = P(k) · (n - k) / (k + 1) · q / (1 - q)
+        p *= (n - k) / (k + 1) * odds
+        pmf[k + 1 - lo] = p
+    p = peak
+    for k in range(mode, lo, -1):  # P(k - 1) = P(k) · k / (n - k + 1) · (1 - q) / q
+        p *= k / ((n - k + 1) * odds)
+        pmf[k - 1 - lo] = p
+    return lo, list(itertools.accumulate(pmf))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; a stage's looks repeat (n, q, confidence)
 def quantile_ranks(n: int, q: float, confidence: float) -> tuple[int | None, int | None]:
     """1-based ranks (l, u) of the order statistics bounding the q-quantile with probability
     >= confidence: l - 1 is the largest j with P(B <= j) <= alpha/2, u - 1 the smallest j with
@@ -104,9 +121,11 @@ def quantile_ranks(n: int, q: float, confidence: float) -> tuple[int | None, int
         raise ValueError(f"need n > 0 and 0 < q < 1, got n={n}, q={q}")
     tail = (1.0 - confidence) / 2.0
     lo, cdf = _binomial_cdf(n, q)
-    below = [lo + i for i, c in enumerate(cdf) if c <= tail]
-    j_low = below[-1] if below else lo - 1  # cdf below the window is ~0, i.e. <= tail
-    j_high = next((lo + i for i, c in enumerate(cdf) if c >= 1.0 - tail), n)
+    # cdf never decreases, so the crossings are found by bisection. cdf below the window is ~0,
+    # i.e. <= tail: with no entry <= tail, j_low = lo - 1.
+    j_low = lo + bisect.bisect_right(cdf, tail) - 1
+    above = bisect.bisect_left(cdf, 1.0 - tail)
+    j_high = lo + above if above < len(cdf) else n
     return (j_low + 1 if j_low >= 0 else None, j_high + 1 if j_high + 1 <= n else None)
 
 
@@ -125,22 +144,35 @@ def quantile_interval(hist: LogHistogram, q: float, confidence: float) -> Interv
     return Interval(value, low, high)
 
 
-def _bonferroni(confidence: float) -> float:
-    return 1.0 - (1.0 - confidence) / 2.0
+def _mover(value: float, cand: Interval, base: Interval) -> Interval:
+    """MOVER for candidate - baseline around `value`: the low end combines the candidate's reach
+    below its estimate with the baseline's reach above its own, the high end the reverse."""
+    low = math.hypot(cand.value - cand.low, base.high - base.value)
+    high = math.hypot(cand.high - cand.value, base.value - base.low)
+    return Interval(value, value - low, value + high)
+
+
+def _log(i: Interval) -> Interval:
+    """The interval on the log scale (value > 0); an open low end (0) stays open."""
+    low = math.log(i.low) if i.low > 0 else -math.inf
+    return Interval(math.log(i.value), low, math.log(i.high))
 
 
 def quantile_ratio(cand: LogHistogram, base: LogHistogram, q: float, confidence: float) -> Interval:
-    """Candidate / baseline q-quantile; each arm's interval at 1 - alpha/2 (Bonferroni)."""
-    each = _bonferroni(confidence)
-    c, b = quantile_interval(cand, q, each), quantile_interval(base, q, each)
-    return Interval(_div(c.value, b.value), _div(c.low, b.high), _div(c.high, b.low))
+    """Candidate / baseline q-quantile: MOVER on the log scale from each arm's order-statistic
+    interval at `confidence`. Nothing shown (0, inf) when either quantile is 0."""
+    c, b = quantile_interval(cand, q, confidence), quantile_interval(base, q, confidence)
+    if c.value <= 0.0 or b.value <= 0.0:
+        return Interval(_div(c.value, b.value), 0.0, math.inf)
+    log_c, log_b = _log(c), _log(b)
+    d = _mover(log_c.value - log_b.value, log_c, log_b)
+    return Interval(c.value / b.value, math.exp(d.low), math.exp(d.high))
 
 
 def quantile_delta(cand: LogHistogram, base: LogHistogram, q: float, confidence: float) -> Interval:
-    """Candidate - baseline q-quantile; each arm's interval at 1 - alpha/2 (Bonferroni)."""
-    each = _bonferroni(confidence)
-    c, b = quantile_interval(cand, q, each), quantile_interval(base, q, each)
-    return Interval(c.value - b.value, c.low - b.high, c.high - b.low)
+    """Candidate - baseline q-quantile: MOVER from each arm's order-statistic interval."""
+    c, b = quantile_interval(cand, q, confidence), quantile_interval(base, q, confidence)
+    return _mover(c.value - b.value, c, b)
 
 
 def _div(a: float, b: float) -> float:
@@ -162,11 +194,14 @@ def ratio_estimate(batches: Sequence[tuple[float, float]]) -> RatioEstimate:
     """Batches are (x, y), e.g. (priced calls, cost USD) per time bucket. Variance of the ratio
     estimator under cluster sampling: m / (m - 1) · sum((y_i - R x_i)^2) / sum(x)^2."""
     m = len(batches)
-    sx = sum(x for x, _ in batches)
+    xs, ys = list(map(operator.itemgetter(0), batches)), list(map(operator.itemgetter(1), batches))
+    sx = sum(xs)
     if m < 2 or sx <= 0:
         raise ValueError(f"need at least 2 batches with x > 0, got {m}")
-    r = sum(y for _, y in batches) / sx
-    residuals = sum((y - r * x) ** 2 for x, y in batches)
+    r = sum(ys) / sx
+    # sum((y - r·x)^2), with the loops in C: a slow stage has thousands of batches per look
+    deviations = list(map(operator.sub, ys, map(float(r).__mul__, xs)))
+    residuals = sum(map(operator.mul, deviations, deviations))
     return RatioEstimate(r, m / (m - 1) * residuals / sx**2, m)
 
 

@@ -67,7 +67,8 @@ class _Test:
     bad_above: bool  # False: the limit is a minimum
 
 
-def _samples(metric: str, snap: Snapshot) -> int:
+def sample_size(metric: str, snap: Snapshot) -> int:
+    """How many samples the metric has in the snapshot (its min_sample counts these)."""
     info = METRICS[metric]
     if info.kind == "proportion":
         return snap.count(info.source.split("/")[1])
@@ -81,7 +82,8 @@ def _proportion(metric: str, snap: Snapshot) -> tuple[int, int]:
     return snap.count(hits), snap.count(trials)
 
 
-def _value(metric: str, snap: Snapshot) -> float:
+def point_estimate(metric: str, snap: Snapshot) -> float:
+    """The metric's plain value over the snapshot (no interval); needs samples."""
     info = METRICS[metric]
     if info.kind == "proportion":
         hits, trials = _proportion(metric, snap)
@@ -168,7 +170,7 @@ def _missing(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, min_samp
     relative = bound.kind.endswith("_to_baseline")
     arms = [("candidate", cand)] + ([("baseline", base)] if relative else [])
     for arm, snap in arms:
-        n = _samples(metric, snap)
+        n = sample_size(metric, snap)
         if n < min_sample:
             return f"{arm} has {n} samples, needs {min_sample}"
         if METRICS[metric].kind == "cost" and len(snap.cost_batches) < MIN_BATCHES:
@@ -196,7 +198,7 @@ def judge(gate: Gate, bound: Bound, base: Snapshot, cand: Snapshot, conf: Confid
     """One gate under one bound, trade-off not applied."""
     metric = gate.metric
     relative = bound.kind.endswith("_to_baseline")
-    samples = (_samples(metric, cand), _samples(metric, base))
+    samples = (sample_size(metric, cand), sample_size(metric, base))
     head = dict(gate=gate.key, metric=metric, klass=gate.klass, bound=bound.describe())
     missing = _missing(metric, bound, base, cand, gate.min_sample)
     if missing:
@@ -208,8 +210,8 @@ def judge(gate: Gate, bound: Bound, base: Snapshot, cand: Snapshot, conf: Confid
         verdict=verdict,
         reason=_reason(verdict, metric, bound, test, conf),
         samples=samples,
-        candidate=_value(metric, cand),
-        baseline=_value(metric, base) if relative else None,
+        candidate=point_estimate(metric, cand),
+        baseline=point_estimate(metric, base) if relative else None,
         tested=test.tested,
         interval=test.promote,
         rollback_interval=test.rollback,
