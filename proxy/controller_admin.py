@@ -116,7 +116,7 @@ async def _serve_admin(app: web.Application, admin: Admin) -> web.AppRunner:
         await web.TCPSite(runner, admin.host, admin.port).start()
     except OSError as exc:
         await runner.cleanup()
-        reason = exc.strerror or str(exc)
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise RolloutError(
             f"cannot serve the admin port {admin.host}:{admin.port}: {reason}"
         ) from exc

@@ -5,6 +5,7 @@ process (and accepted by promtool), readiness following the store, config reload
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 import uuid
@@ -115,6 +116,20 @@ def test_rollout_reload_against_the_controller(
     monkeypatch.setenv("LLM_ROLLOUT_ADMIN_TOKEN", VIEWER)
     assert main(["reload"]) == 1
     assert "this needs operator (HTTP 403)" in capsys.readouterr().err
+
+
+def test_a_taken_admin_port_stops_the_controller_with_one_line(
+    redis_server: RedisServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(controller_config(redis_server.url, f"t{uuid.uuid4().hex[:10]}:"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["controller", "--config", str(path), "--admin-port", str(port)]) == 1
+    taken_port = f"cannot serve the admin port 127.0.0.1:{port}: Address already in use"
+    assert capsys.readouterr().err == f"rollout controller: {taken_port}\n"
 
 
 @pytest.fixture
