@@ -17,6 +17,7 @@ low, which holds a ramp longer: never a promotion too early.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 
@@ -97,18 +98,28 @@ class SubjectFlusher:
         if self._key is None:
             self._key = await load_hash_key(self.documents)
         keys = [key for key in self._pending if key[0] == rollout]
-        hashed = {key[1]: hash_subjects(self._key, self._pending[key]) for key in keys}
+        hashed = {}
+        for key in keys:
+            hashed[key[1]] = hash_subjects(self._key, self._pending[key])
+            await asyncio.sleep(0)  # a backlog after an outage: requests go on between buckets
         await self.subjects.add(rollout, hashed)
         for key in keys:
             del self._pending[key]
 
     def _merge(self, drained: Bucketed) -> None:
+        """Add what was drained to what is pending; a bucket kept through an outage holds at most
+        the aggregator's `max_per_bucket` subjects, as a drained one does."""
         for key, subjects in drained.items():
             kept = self._pending.get(key)
             if kept is None:
                 self._pending[key] = subjects
-            else:
-                kept |= subjects
+                continue
+            new = subjects - kept
+            room = max(self.aggregator.max_per_bucket - len(kept), 0)
+            if len(new) > room:
+                SUBJECTS_DROPPED.inc(len(new) - room)
+                new = set(itertools.islice(new, room))
+            kept |= new
 
     def _count_dropped(self) -> None:
         dropped, self.aggregator.dropped = self.aggregator.dropped, 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import openai
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from proxy.subject_flusher import SubjectFlusher
@@ -127,3 +128,28 @@ async def test_buckets_beyond_the_bound_are_dropped_oldest_first(
     assert await store.subjects.count("r", 0) == 2  # c and d
     assert await store.subjects.count("r", now - 10) == 2
     await store.close()
+
+
+async def test_a_bucket_kept_through_an_outage_stays_bounded(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    store = open_store(own_redis.url, tmp_path, timeout=0.25)
+    agg = SubjectAggregator(bucket_seconds=10, max_per_bucket=2)
+    flusher = SubjectFlusher(store.documents, store.subjects, agg)
+    now = time.time()
+    before = dropped()
+    own_redis.kill()
+    for subjects in (["a", "b"], ["a", "c"], ["d"]):  # one drain each, all in one bucket
+        for subject in subjects:
+            agg.add("r", subject, now)
+        await flusher.flush_once()
+    assert flusher.pending == 1
+    assert dropped() == before + 2  # c and d: the bucket already held two
+    own_redis.start()
+    await flusher.flush_once()
+    assert await store.subjects.count("r", 0) == 2
+    await store.close()
+
+
+def dropped() -> float:
+    return REGISTRY.get_sample_value("llm_rollout_subjects_dropped_total") or 0.0
