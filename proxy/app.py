@@ -35,6 +35,7 @@ from proxy.stages.parse import Parse
 from proxy.stages.record import Record
 from proxy.stages.rewrite import Rewrite
 from proxy.stages.shadow_sample import ShadowSample
+from proxy.subject_flusher import SubjectFlusher
 from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
@@ -45,6 +46,7 @@ from rollout.flags import FlagSet
 from rollout.pricing import default_price_table
 from rollout.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
+from rollout.subject_counts import SubjectAggregator
 from rollout.windows import WindowAggregator
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
@@ -57,6 +59,7 @@ def build_pipeline(
     runtime: Runtime | None = None,
     windows: WindowAggregator | None = None,
     mirrors: Mapping[str, RolloutMirror] | None = None,
+    subjects: SubjectAggregator | None = None,
 ) -> Pipeline:
     """parse -> identify -> flags -> assign -> shadow sample -> rewrite -> flag edits -> observe
     -> forward -> conclude -> record -> mirror. Stages with nothing to do under this config are
@@ -68,7 +71,7 @@ def build_pipeline(
     phrases = config.observe.refusal_phrases
     refusals = shared_detector(tuple(phrases) if phrases is not None else None)
     observe = Observe({name: p.stream_usage for name, p in config.providers.items()})
-    after: list[Stage] = [Conclude(refusals, prices), Record(ArmMetricsCache(), windows)]
+    after: list[Stage] = [Conclude(refusals, prices), Record(ArmMetricsCache(), windows, subjects)]
     # Who is asking matters only to rollouts and flags: without them, no subject is looked for
     # (a fingerprint of the API key would be hashed on every request for nothing).
     rollout_stages: list[Stage] = []
@@ -101,6 +104,8 @@ class Proxy:
         self.runtime: Runtime | None = None
         self.flusher: WindowFlusher | None = None
         self.windows: WindowAggregator | None = None
+        self.subjects: SubjectAggregator | None = None
+        self.subject_flusher: SubjectFlusher | None = None
         if config.rollouts or config.flags:
             store = open_configured_store(config.store, environ)
             self.runtime = Runtime(rollouts, FlagSet(config.flags), store)
@@ -108,6 +113,9 @@ class Proxy:
             # (with flags only, too: a reload may add a rollout).
             self.windows = WindowAggregator(config.store.window_bucket_seconds)
             self.flusher = WindowFlusher(store.metrics, self.windows)
+            # Distinct candidate subjects, in the windows' buckets, for min_subjects.
+            self.subjects = SubjectAggregator(self.windows.bucket_seconds)
+            self.subject_flusher = SubjectFlusher(store.documents, store.subjects, self.subjects)
         self.shadow = ShadowResources()  # shadow queues and budgets outlive reloads
         self.generation = self.build_generation(config, self.upstreams, rollouts)
         # Rollouts with an automatic plan are ramped by a controller in this process; with
@@ -131,7 +139,9 @@ class Proxy:
                     mirrors[r.name] = RolloutMirror(
                         r, r.config.shadow, runtime.store, runtime.guard, self.windows, self.shadow
                     )
-        pipeline = build_pipeline(config, upstreams, rollouts, runtime, self.windows, mirrors)
+        pipeline = build_pipeline(
+            config, upstreams, rollouts, runtime, self.windows, mirrors, self.subjects
+        )
         router = Router(config.routes, upstreams)
         return Generation(config, router, tuple(rollouts), pipeline, mirrors)
 
@@ -170,6 +180,8 @@ class Proxy:
             await self.runtime.start()
         if self.flusher is not None:
             self.flusher.start()
+        if self.subject_flusher is not None:
+            self.subject_flusher.start()
         self.follow_plans()
         self.started = True
 
@@ -184,6 +196,8 @@ class Proxy:
         await self.shadow.close()  # before the upstream sessions the shadow calls use
         if self.flusher is not None:
             await self.flusher.stop()
+        if self.subject_flusher is not None:
+            await self.subject_flusher.stop()
         if self.runtime is not None:
             await self.runtime.stop()
             await self.runtime.store.close()

@@ -8,13 +8,23 @@ Reading needs what every read needs, reloading an operator (proxy/admin_auth.py)
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import web
 
 from proxy.admin_auth import Access, Role
-from proxy.reload import LiveConfig
+from rollout.config.reloader import ConfigReloader, ReloadResult
 
 
-def add_config_api(app: web.Application, live: LiveConfig, access: Access) -> None:
+class Reloadable(Protocol):
+    """A process following its config file: the proxy's LiveConfig, the controller's own."""
+
+    reloader: ConfigReloader
+
+    async def reload_everywhere(self, trigger: str) -> ReloadResult: ...
+
+
+def add_config_api(app: web.Application, live: Reloadable, access: Access) -> None:
     async def status(_: web.Request) -> web.Response:
         return web.json_response(live.reloader.status())
 

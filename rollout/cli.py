@@ -1,17 +1,16 @@
 """The `rollout` command.
 
-The CLI is the composition root: `serve`, `demo` and `fake-provider` start data-plane servers, so
-they import `proxy` lazily, inside the command; everything else in `rollout` stays free of it.
+The CLI is the composition root: `serve`, `controller`, `demo` and `fake-provider` start HTTP
+servers, so they import `proxy` lazily, inside the command; everything else in `rollout` stays
+free of it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -46,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     controller.add_argument("--config", required=True, help="YAML config file")
     controller.add_argument("--interval", type=float, default=1.0, help="seconds between steps")
+    controller.add_argument(
+        "--admin-port",
+        type=int,
+        metavar="PORT",
+        help="port of its /metrics, /readyz and config API (default: the config's admin.port)",
+    )
     controller.set_defaults(command=_controller)
 
     check = sub.add_parser("check-config", help="validate a config file; exit 1 if invalid")
@@ -111,43 +116,17 @@ def _controller(args: argparse.Namespace) -> int:
     if not any(r.plan.automatic for r in config.rollouts):
         print("no rollout has an automatic plan (plan: {automatic: true})", file=sys.stderr)
         return 1
-    asyncio.run(_run_controller(config, args.interval, args.config))
+    admin = config.admin
+    if args.admin_port is not None:
+        admin = admin.model_copy(update={"port": args.admin_port})
+    from proxy.controller_admin import run_controller
+
+    try:
+        asyncio.run(run_controller(config, args.config, args.interval, admin))
+    except RolloutError as exc:
+        print(f"rollout controller: {exc}", file=sys.stderr)
+        return 1
     return 0
-
-
-async def _run_controller(config: Config, interval: float, path: str) -> None:
-    from rollout.config.changes import CONTROLLER_RESTART_ONLY, config_hash
-    from rollout.config.reloader import ConfigReloader
-    from rollout.config.watch import ConfigWatcher, poll_seconds
-    from rollout.controller import Controller
-    from rollout.store.from_config import open_configured_store
-    from rollout.tasks import cancel_and_wait, run_kept
-
-    store = open_configured_store(config.store)
-    controller = Controller(
-        store, config.rollouts, bucket_seconds=config.store.window_bucket_seconds
-    )
-    controller.config_hash = config_hash(config)
-
-    async def follow(new: Config) -> None:  # edited plans keep their progress (docs/reload.md)
-        controller.rollouts, controller.config_hash = new.rollouts, config_hash(new)
-
-    reloader = ConfigReloader(path, config, follow, restart_only=CONTROLLER_RESTART_ONLY)
-    watcher = ConfigWatcher(path, reloader.reload, poll_seconds(os.environ))
-    watcher.start()
-    task = asyncio.create_task(controller.run(interval))
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    reloads: set[asyncio.Task[object]] = set()
-    loop.add_signal_handler(signal.SIGHUP, lambda: run_kept(reloads, reloader.reload("signal")))
-    await stopping.wait()
-    await watcher.stop()
-    await cancel_and_wait(task)
-    with contextlib.suppress(RolloutError):
-        await controller.close()
-    await store.close()
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
-"""`rollout status|history|weight|kill|unkill|rollback|flag|pause|resume|promote|approve|pairs`: the
-admin API from the command line, over HTTP to a running proxy's admin port (rollout/cli_http.py).
+"""`rollout status|history|weight|kill|unkill|rollback|flag|pause|resume|promote|approve|pairs|
+reload`: the admin API from the command line, over HTTP to a running proxy's admin port
+(rollout/cli_http.py); `reload` also to the `rollout controller` process's.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import urllib.parse
 from typing import Any
 
 from rollout import cli_args
+from rollout.cli_config import add_reload_command
 from rollout.cli_http import DEFAULT_ADMIN_URL, URL_ENV, Command, call, run_command, seg, why
 from rollout.cli_output import change_summary, iso, print_json, print_table, show, state_line
 from rollout.cli_pairs import add_pairs_command
@@ -75,6 +77,7 @@ def add_admin_commands(sub: Any) -> None:
     flag.set_defaults(command=run_command(_flag))
     add_people_commands(sub, changes)
     add_pairs_command(sub, common)
+    add_reload_command(sub, common)
 
 
 # --- commands -------------------------------------------------------------------------------

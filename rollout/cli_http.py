@@ -76,14 +76,27 @@ def call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> 
 
 def _api_error(exc: urllib.error.HTTPError) -> str:
     try:
-        raw = exc.read()
-        message = json.loads(raw)["error"]["message"]
-    except (OSError, ValueError, KeyError, TypeError):
-        message = exc.reason or "no message"
+        message = _message(json.loads(exc.read()))
+    except (OSError, ValueError):
+        message = None
     hint = ""
     if exc.code == 401 and not os.environ.get(TOKEN_ENV):
         hint = f" (set {TOKEN_ENV})"
-    return f"{message}{hint} (HTTP {exc.code})"
+    return f"{message or exc.reason or 'no message'}{hint} (HTTP {exc.code})"
+
+
+def _message(body: Any) -> str | None:
+    """The API's `error.message`, or a refused config reload's problems, one per line."""
+    if not isinstance(body, dict):
+        return None
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return error["message"]
+    problems = body.get("problems")
+    if isinstance(problems, list) and problems:
+        lines = "".join(f"\n  {problem}" for problem in problems)
+        return f"reload refused, the running config is kept:{lines}\n"
+    return None
 
 
 def _timed_out(base: str) -> str:

@@ -1,7 +1,8 @@
 """The controller: looks at every rollout once per evaluation interval, decides, applies.
 
 One look at a rollout: read its state document (a version the document does not know starts
-pending), read the metric windows since its stage began, `decide()`, `apply()`. Only the holder
+pending), read the metric windows since its stage began (and the distinct candidate subjects,
+when the stage has a `min_subjects`), `decide()`, `apply()`. Only the holder
 of the leader lock looks; the lock is renewed on every step, so run() must step well within the
 lock's ttl, and a standby takes over within a ttl when the leader dies.
 
@@ -34,6 +35,7 @@ from rollout.operations import ChangeConflict
 from rollout.plan_audit import note_plan, remember_plan
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
+from rollout.subject_counts import candidate_subjects
 from rollout.windows import DEFAULT_BUCKET_SECONDS
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,8 @@ class Controller:
                 return None
             rev = noted  # an edited plan was just written: the decision builds on it
         snap = await self._window(rollout.name, state, now)
+        subjects = await candidate_subjects(self.store.subjects, rollout.name, rollout.plan, state)
+        snap = replace(snap, subjects=subjects)
         decision = decide(rollout.plan, state, snap, now)
         default = rollout.config_state
         try:

@@ -61,7 +61,8 @@ class Snapshot:
 class WindowSnapshot:
     """The arms a decision compares. `shadow`: the candidate's mirrored calls and its pairs;
     `noise`: the pairs of the live answer with a second baseline call. `subjects`: distinct
-    candidate subjects, when the caller can count them (the windows cannot: None)."""
+    candidate subjects since the stage began, counted apart from the windows
+    (rollout/subject_counts.py); None when not counted (the stage asks for none)."""
 
     baseline: Snapshot = field(default_factory=Snapshot)
     candidate: Snapshot = field(default_factory=Snapshot)

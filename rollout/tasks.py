@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 
@@ -23,3 +24,40 @@ def run_kept(tasks: set[asyncio.Task[Any]], work: Coroutine[Any, Any, Any]) -> N
     task = asyncio.create_task(work)
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+class Periodic:
+    """`work` every `interval` seconds in a task of its own, until stopped. A failure of one
+    round is logged and the next one runs: a bug must not end the loop, nor reach the loop's
+    exception handler."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[], Awaitable[None]],
+        interval: float,
+        log: logging.Logger,
+    ) -> None:
+        self.name, self.work, self.interval, self.log = name, work, interval, log
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self, last_within: float) -> None:
+        """End the loop, then do the work once more (a final flush), for at most
+        `last_within` seconds."""
+        await cancel_and_wait(self._task)
+        self._task = None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(last_within):
+                await self.work()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.work()
+            except Exception:
+                self.log.exception("%s failed", self.name)

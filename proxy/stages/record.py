@@ -8,15 +8,22 @@ from prometheus_client import Histogram
 
 from proxy.exchange import Exchange
 from proxy.metrics import OVERHEAD, ArmMetricsCache
+from rollout.subject_counts import SubjectAggregator
 from rollout.windows import CallSample, WindowAggregator
 
 
 class Record:
     name = "record"
 
-    def __init__(self, metrics: ArmMetricsCache, windows: WindowAggregator | None = None) -> None:
+    def __init__(
+        self,
+        metrics: ArmMetricsCache,
+        windows: WindowAggregator | None = None,
+        subjects: SubjectAggregator | None = None,
+    ) -> None:
         self.metrics = metrics
         self.windows = windows  # None: no rollouts to report to a controller
+        self.subjects = subjects  # distinct candidate subjects, for the plans' min_subjects
         self._overhead: dict[str, Histogram] = {}  # bound children per provider
 
     async def __call__(self, ex: Exchange) -> None:
@@ -38,7 +45,10 @@ class Record:
             child.observe(overhead)
         if ex.rollout and self.windows is not None and kind != "denied":
             # A flag's deny never reached an arm: it says nothing about the arm's health.
-            self.windows.add(ex.rollout, ex.arm, ex.role, call_sample(ex, kind), time())
+            now = time()
+            self.windows.add(ex.rollout, ex.arm, ex.role, call_sample(ex, kind), now)
+            if self.subjects is not None and ex.arm == "candidate" and ex.role == "live":
+                self._count_subject(ex, kind, now)
         obs = ex.observation
         if obs is None:
             return
@@ -63,6 +73,12 @@ class Record:
             m.refusal(ex.refusal).inc()
         if ex.json_result is not None:
             m.json_check(ex.json_result).inc()
+
+    def _count_subject(self, ex: Exchange, kind: str | None, now: float) -> None:
+        """A candidate's subject, for min_subjects; a cancelled call is left out, as the
+        windows leave it out of the requests."""
+        if ex.subject and kind != "client_cancelled":
+            self.subjects.add(ex.rollout, ex.subject, now)  # type: ignore[union-attr]
 
 
 def call_sample(ex: Exchange, kind: str | None) -> CallSample:

@@ -17,7 +17,7 @@ from rollout.errors import ConfigProblem
 # Sections a running process cannot take from a reload: the sockets are bound and the store is
 # open. `rollout controller` only uses the store.
 PROXY_RESTART_ONLY = ("listen", "admin", "store")
-CONTROLLER_RESTART_ONLY = ("store",)
+CONTROLLER_RESTART_ONLY = ("admin", "store")
 
 
 def config_hash(config: Config) -> str:

@@ -1,4 +1,4 @@
-"""The store's interfaces: six small parts grouped in one `Store`, and the error they raise.
+"""The store's interfaces: eight small parts grouped in one `Store`, and the error they raise.
 
 Two implementations follow these interfaces and one contract test suite checks both:
 `embedded` (one process, files under a data directory) and `redis` (shared by every proxy replica
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 Doc = dict[str, Any]
@@ -74,6 +74,25 @@ class MetricWindows(Protocol):
 
     async def read(self, rollout: str, start: int, end: int) -> dict[int, dict[str, float]]:
         """Every bucket with start <= bucket_start < end, by bucket start."""
+        ...
+
+
+@runtime_checkable
+class SubjectCounts(Protocol):
+    """Distinct subjects per (rollout, time bucket), merged across replicas by union.
+
+    Subjects arrive already hashed (rollout/subject_counts.py): the store never sees a user id.
+    A bucket is named by its start (unix seconds, aligned by the caller) and expires `retention`
+    seconds after its last write. Redis counts with a HyperLogLog (about 0.8% standard error);
+    the embedded store counts exactly.
+    """
+
+    async def add(self, rollout: str, buckets: Mapping[int, Collection[str]]) -> None:
+        """Record the subjects seen in each bucket (one round trip for them all)."""
+        ...
+
+    async def count(self, rollout: str, since: int) -> int:
+        """How many distinct subjects the buckets starting at or after `since` saw together."""
         ...
 
 
@@ -169,6 +188,7 @@ class Store(abc.ABC):
     documents: Documents
     assignments: Assignments
     metrics: MetricWindows
+    subjects: SubjectCounts
     audit: AuditLog
     pairs: PairSamples
     leader: LeaderLock

@@ -2,10 +2,10 @@
 
 Documents, the audit log (embedded_files.py), shadow pairs (embedded_pairs.py) and sticky
 assignments (embedded_assignments.py) persist under the data directory, so a restart loses
-nothing that matters. Metric windows, leader locks and subscriptions live in memory: after a
-restart metric windows refill, and the one process is trivially the leader. The data directory
-is locked
-(flock) so that a second process cannot open it at the same time.
+nothing that matters. Metric windows, distinct-subject counts (embedded_subjects.py), leader
+locks and subscriptions live in memory: after a restart metric windows and subject counts
+refill, and the one process is trivially the leader. The data directory is locked (flock) so
+that a second process cannot open it at the same time.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from rollout.store.base import (
 from rollout.store.embedded_assignments import FileAssignments
 from rollout.store.embedded_files import FileAuditLog, FileDocuments
 from rollout.store.embedded_pairs import FilePairs
+from rollout.store.embedded_subjects import MemorySubjects
 from rollout.store.subscription import QueueSubscription
 
 _SWEEP_EVERY = 10.0  # seconds between sweeps of expired in-memory entries
@@ -156,6 +157,7 @@ class EmbeddedStore(Store):
         except OSError as exc:
             raise StoreError(f"cannot open data directory {self.data_dir}: {exc}") from exc
         self.metrics = MemoryMetrics(metrics_retention)
+        self.subjects = MemorySubjects(metrics_retention)
         self.leader = MemoryLeader()
         self.notifications = self._hub = LocalNotifications(timeout)
         self._closed = False

@@ -41,6 +41,15 @@ class Keys:
     def metric_index(self, rollout: str) -> str:
         return f"{self.prefix}mi:{rollout}"
 
+    def subjects(self, rollout: str, bucket: int | str) -> str:
+        return f"{self.prefix}s:{rollout}:{bucket}"
+
+    def subjects_index(self, rollout: str) -> str:
+        return f"{self.prefix}si:{rollout}"
+
+    def subjects_scratch(self, rollout: str) -> str:
+        return f"{self.prefix}stmp:{rollout}"
+
     def audit_of(self, rollout: str) -> str:
         return f"{self.prefix}audit:r:{rollout}"
 

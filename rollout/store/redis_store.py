@@ -8,6 +8,9 @@ are Redis hash tags):
     <p>arm:{<scope>}:<gen>:<subj>  string: the subject's arm, with a PX ttl
     <p>m:<rollout>:<bucket>       hash field -> float: one metric window, PEXPIRE = retention
     <p>mi:<rollout>               zset bucket -> bucket: the windows that exist, for range reads
+    <p>s:<rollout>:<bucket>       HyperLogLog of hashed subjects, PEXPIRE = retention
+    <p>si:<rollout>               zset bucket -> bucket: the subject buckets that exist
+    <p>stmp:<rollout>             scratch HyperLogLog, only inside one count of > 1000 buckets
     <p>audit                      stream, field "e" = entry (orjson), XADD MAXLEN ~ audit_maxlen
     <p>audit:r:<rollout>          stream: the same entries of one rollout, with the same ids
     <p>pairs:<rollout>            list of shadow pairs (orjson), trimmed to the newest `keep`
@@ -46,6 +49,7 @@ from rollout.store.redis_parts import (
     RedisPairs,
 )
 from rollout.store.redis_pubsub import RedisNotifications
+from rollout.store.redis_subjects import RedisSubjects
 
 
 class RedisStore(Store):
@@ -75,6 +79,7 @@ class RedisStore(Store):
         self.documents = RedisDocuments(self._client, keys, boundary)
         self.assignments = RedisAssignments(self._client, keys, boundary)
         self.metrics = RedisMetrics(self._client, keys, boundary, retention=metrics_retention)
+        self.subjects = RedisSubjects(self._client, keys, boundary, retention=metrics_retention)
         self.audit = RedisAudit(self._client, keys, boundary, maxlen=audit_maxlen)
         self.pairs = RedisPairs(self._client, keys, boundary)
         self.leader = RedisLeader(self._client, keys, boundary)

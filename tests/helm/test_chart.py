@@ -213,13 +213,17 @@ def test_controller_runs_the_controller_command_with_redis_and_no_provider_keys(
         "1",
     ]
     assert env(controller) == {
-        "LLM_ROLLOUT_REDIS_URL": secret_ref("redis-credentials", "redis-url")
+        "LLM_ROLLOUT_ADMIN_URL": "http://127.0.0.1:9090",
+        "LLM_ROLLOUT_REDIS_URL": secret_ref("redis-credentials", "redis-url"),
+        "LLM_ROLLOUT_ADMIN_TOKEN": secret_ref("admin-token", "token"),
     }
-    assert "ports" not in controller  # `rollout controller` serves no HTTP
+    assert controller["ports"] == [{"name": "admin", "containerPort": 9090, "protocol": "TCP"}]
+    assert controller["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
+    assert controller["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "admin"}
 
 
 def test_service_monitor_scrapes_the_admin_port(production: dict) -> None:
-    (monitor,) = production["ServiceMonitor"].values()
+    monitor = production["ServiceMonitor"][FULLNAME]
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     (endpoint,) = monitor["spec"]["endpoints"]
@@ -232,14 +236,28 @@ def test_service_monitor_scrapes_the_admin_port(production: dict) -> None:
     assert not selector.items() <= traffic_labels.items()  # the traffic port is not scraped
 
 
-def test_services_select_the_proxy_pods(production: dict) -> None:
-    pod_labels = production["Deployment"][FULLNAME]["spec"]["template"]["metadata"]["labels"]
-    for service in production["Service"].values():
-        assert service["spec"]["selector"].items() <= pod_labels.items()
-    controller = production["Deployment"][f"{FULLNAME}-controller"]
-    controller_labels = controller["spec"]["template"]["metadata"]["labels"]
-    for service in production["Service"].values():
-        assert not service["spec"]["selector"].items() <= controller_labels.items()
+def test_a_service_monitor_scrapes_the_controller_admin_port(production: dict) -> None:
+    monitor = production["ServiceMonitor"][f"{FULLNAME}-controller"]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "admin" and endpoint["path"] == "/metrics"
+    service = production["Service"][f"{FULLNAME}-controller-admin"]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= service["metadata"]["labels"].items()
+    for other in (FULLNAME, f"{FULLNAME}-admin"):  # the proxies' are the other monitor's
+        assert not selector.items() <= production["Service"][other]["metadata"]["labels"].items()
+
+
+def test_services_select_their_own_pods(production: dict) -> None:
+    def pod_labels(deployment: str) -> dict[str, str]:
+        return production["Deployment"][deployment]["spec"]["template"]["metadata"]["labels"]
+
+    proxy, controller = pod_labels(FULLNAME), pod_labels(f"{FULLNAME}-controller")
+    for name, service in production["Service"].items():
+        selector = service["spec"]["selector"].items()
+        mine, others = (controller, proxy) if "controller" in name else (proxy, controller)
+        assert selector <= mine.items(), name
+        assert not selector <= others.items(), name
 
 
 def test_standard_labels(production: dict) -> None:

@@ -4,75 +4,36 @@ edit is taken and audited, an invalid edit is refused with file, key path and re
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from rollout.config import load_config
 from rollout.store import open_store
+from tests.support.controller_process import (
+    ControllerProcess,
+    controller_config,
+    controller_process,
+)
 from tests.support.until import until
-
-_REPO = Path(__file__).resolve().parents[2]
-
-
-def _config(url: str, prefix: str, plan: str = "") -> str:
-    return f"""
-providers: {{p: {{base_url: 'http://127.0.0.1:9/v1'}}}}
-routes: [{{prefix: /v1, provider: p}}]
-store: {{redis_url: '{url}', key_prefix: '{prefix}'}}
-rollouts:
-  - name: r
-    candidate: {{model: m2}}
-    plan: {{automatic: true, evaluation_interval: 1, min_duration: 3600{plan}}}
-"""
-
-
-@dataclass
-class ControllerProcess:
-    process: subprocess.Popen[bytes]
-    config: Path
-    log: Path
-    key_prefix: str
-
-    def reload(self, text: str) -> None:
-        self.config.write_text(text)
-        self.process.send_signal(signal.SIGHUP)
 
 
 @pytest.fixture
 def controller(redis_server: Any, tmp_path: Path) -> Iterator[ControllerProcess]:
-    prefix = f"t{uuid.uuid4().hex[:10]}:"
-    path, log = tmp_path / "c.yaml", tmp_path / "controller.log"
-    path.write_text(_config(redis_server.url, prefix))
-    env = {**os.environ, "LLM_ROLLOUT_CONFIG_POLL": "0"}  # reloads come from SIGHUP only
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "rollout.cli", "controller", "--config", str(path)],
-            cwd=_REPO,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        yield ControllerProcess(process, path, log, prefix)
-    finally:
-        process.terminate()
-        process.wait(10)
-    assert process.returncode == 0, log.read_text()
+    path = tmp_path / "c.yaml"
+    path.write_text(controller_config(redis_server.url, f"t{uuid.uuid4().hex[:10]}:"))
+    with controller_process(path, tmp_path) as proc:
+        yield proc
 
 
 async def test_a_plan_edit_is_taken_on_sighup_and_a_bad_one_refused(
     controller: ControllerProcess, redis_server: Any
 ) -> None:
-    url, prefix, log = redis_server.url, controller.key_prefix, controller.log
+    url, log = redis_server.url, controller.log
+    prefix = load_config(controller.config).store.key_prefix
     store = open_store(url, controller.config.parent, key_prefix=prefix, timeout=2.0)
 
     async def actions() -> list[str]:
@@ -83,14 +44,14 @@ async def test_a_plan_edit_is_taken_on_sighup_and_a_bad_one_refused(
 
     try:
         await until(lambda: audited("promote"), 15)  # the ramp is under way: 1%
-        controller.reload(_config(url, prefix, ", stages: [1, 50, 100]"))
+        controller.reload(controller_config(url, prefix, ", stages: [1, 50, 100]"))
         await until(lambda: audited("config_reload"), 10)
         applied = (
             "config reloaded (signal): rollout r: plan changed (stages 1,5,25,50,100 -> 1,50,100)"
         )
         assert applied in log.read_text()
 
-        controller.reload(_config(url, prefix, ", stages: [50, 1, 100]"))
+        controller.reload(controller_config(url, prefix, ", stages: [50, 1, 100]"))
         problem = (
             f"{controller.config}: rollouts[0].plan.stages: percents must be strictly increasing"
             " (got [50, 1, 100])"

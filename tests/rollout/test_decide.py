@@ -319,12 +319,55 @@ def test_hold_lists_what_is_missing() -> None:
     )
 
 
-def test_min_subjects_unknown_holds() -> None:
-    plan = Plan(min_duration=0, min_requests=0, min_subjects=10)
-    decision = decide(plan, _at("ramping"), GOOD, 100)
-    assert (decision.action, decision.reasons) == ("hold", ("unknown of 10 candidate subjects",))
-    counted = replace(GOOD, subjects=12)
-    assert decide(plan, _at("ramping"), counted, 100).action == "promote"
+SUBJECTS_PLAN = Plan(
+    min_duration=0,
+    min_requests=0,
+    min_subjects=10,
+    bake_time=0,
+    stages=[1, {"percent": 5, "min_subjects": 20}, {"percent": 100, "min_subjects": 30}],
+)
+SHADOWED_SUBJECTS = SUBJECTS_PLAN.model_copy(update={"shadow": Shadow(duration=0, min_requests=0)})
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "subjects", "action", "reasons"),
+    [
+        (SUBJECTS_PLAN, _at("ramping"), None, "hold", ("unknown of 10 candidate subjects",)),
+        (SUBJECTS_PLAN, _at("ramping"), 0, "hold", ("0 of 10 candidate subjects",)),
+        (SUBJECTS_PLAN, _at("ramping"), 9, "hold", ("9 of 10 candidate subjects",)),
+        (SUBJECTS_PLAN, _at("ramping"), 10, "promote", ("every gate passed", "to 5%")),
+        # a stage's own minimum wins over the plan's
+        (SUBJECTS_PLAN, _at("ramping", 1), 19, "hold", ("19 of 20 candidate subjects",)),
+        (SUBJECTS_PLAN, _at("ramping", 1), 20, "promote", ("every gate passed", "to 100%")),
+        # baking waits for its subjects too before it completes
+        (SUBJECTS_PLAN, _at("baking", 2, weight=1.0), 29, "hold", ("29 of 30 candidate subjects",)),
+        (SUBJECTS_PLAN, _at("baking", 2, weight=1.0), 30, "complete", ("baked at 100%",)),
+        # the shadow phase has no subjects to count (mirrored calls): its minimums are its own
+        (
+            SHADOWED_SUBJECTS,
+            _at("shadow", weight=0.0),
+            None,
+            "promote",
+            ("every gate passed", "to 1%"),
+        ),
+    ],
+    ids=[
+        "unknown",
+        "none",
+        "one short",
+        "enough",
+        "stage short",
+        "stage enough",
+        "bake short",
+        "baked",
+        "shadow",
+    ],
+)
+def test_min_subjects(
+    plan: Plan, state: RolloutState, subjects: int | None, action: str, reasons: tuple[str, ...]
+) -> None:
+    decision = decide(plan, state, replace(GOOD, subjects=subjects), 100)
+    assert (decision.action, decision.reasons) == (action, reasons)
 
 
 @pytest.mark.parametrize(

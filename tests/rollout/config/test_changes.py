@@ -72,9 +72,15 @@ def test_settings_that_need_a_restart_are_named(extra: str, expected: list[str])
     assert [str(p) for p in problems] == expected
 
 
-def test_the_controller_process_only_needs_its_store_kept() -> None:
-    moved = _config("listen: {port: 8081}")
+def test_the_controller_process_needs_its_store_and_admin_port_kept() -> None:
+    moved = _config("listen: {port: 8081}")  # the proxies' port: not the controller's
     assert restart_problems(_config(""), moved, "c.yaml", CONTROLLER_RESTART_ONLY) == []
+    admin = restart_problems(
+        _config(""), _config("admin: {port: 9091}"), "c.yaml", CONTROLLER_RESTART_ONLY
+    )
+    assert [str(p) for p in admin] == [
+        "c.yaml: admin.port: cannot change without a restart (running: 9090) (got 9091)"
+    ]
 
 
 @pytest.mark.parametrize(

@@ -185,6 +185,51 @@ async def test_non_finite_values_are_refused(store: Store) -> None:
     assert await store.metrics.read("r", 0, 100) == {}
 
 
+# -- distinct subjects ----------------------------------------------------------------------------
+
+
+async def test_replicas_count_the_union_of_their_subjects(store: Store, peer: Store) -> None:
+    await store.subjects.add("checkout", {600: ["a", "b", "c"]})
+    await peer.subjects.add("checkout", {600: ["b", "c", "d"], 610: ["d", "e"]})
+    await peer.subjects.add("search", {600: ["z"]})
+    assert await store.subjects.count("checkout", 0) == 5
+    assert await peer.subjects.count("checkout", 600) == 5
+    assert await store.subjects.count("checkout", 601) == 2  # only bucket 610: d, e
+    assert await store.subjects.count("checkout", 611) == 0
+    assert await store.subjects.count("search", 0) == 1
+    assert await store.subjects.count("nobody", 0) == 0
+
+
+async def test_a_subject_seen_again_later_counts_once_in_every_window(store: Store) -> None:
+    await store.subjects.add("r", {0: ["u1", "u2"], 10: ["u1"]})
+    await store.subjects.add("r", {20: ["u1", "u3"]})
+    assert [await store.subjects.count("r", since) for since in (0, 10, 20, 30)] == [3, 2, 2, 0]
+
+
+async def test_empty_adds_change_nothing(store: Store) -> None:
+    await store.subjects.add("r", {})
+    await store.subjects.add("r", {60: []})
+    assert await store.subjects.count("r", 0) == 0
+
+
+async def test_many_subjects_over_many_buckets(store: Store, peer: Store) -> None:
+    # 1500 buckets: more than one Redis count takes at once (it merges them in chunks).
+    await store.subjects.add("r", {10 * b: [f"user-{b}", f"user-{b + 1}"] for b in range(1500)})
+    await peer.subjects.add("r", {0: [f"user-{n}" for n in range(3000)]})
+    assert await store.subjects.count("r", 0) == pytest.approx(3000, rel=0.03)
+    assert await store.subjects.count("r", 10 * 1000) == pytest.approx(501, rel=0.03)
+
+
+async def test_subject_buckets_expire_after_retention(backend: Backend) -> None:
+    store = backend.open(metrics_retention=0.3)
+    await store.subjects.add("r", {60: ["a", "b"]})
+    assert await store.subjects.count("r", 0) == 2
+    await asyncio.sleep(0.45)
+    assert await store.subjects.count("r", 0) == 0
+    await store.subjects.add("r", {70: ["a"]})
+    assert await store.subjects.count("r", 0) == 1
+
+
 # -- audit log ------------------------------------------------------------------------------------
 
 

@@ -33,6 +33,10 @@ async def test_each_operation_is_one_round_trip(
             "r", 60, {f"le_{i}": 1 for i in range(20)}
         ),
         "metrics.read": lambda: store.metrics.read("r", 0, 600),
+        "subjects.add (3 buckets, 500 subjects)": lambda: store.subjects.add(
+            "r", {0: [*many], 10: [*many], 20: ["u1"]}
+        ),
+        "subjects.count": lambda: store.subjects.count("r", 0),
         "audit.append": lambda: store.audit.append({"rollout": "r"}),
         "audit.read": lambda: store.audit.read("r"),
         "leader.acquire": lambda: store.leader.acquire("l", "me", 5),
