@@ -9,17 +9,29 @@ so it is the same on every replica, in every language, forever (tests/rollout/te
 pins a table of expected values). A subject is on the candidate iff bucket < weight: raising the
 weight only ever adds subjects. Lowering it does not take anyone back: a subject that was on the
 candidate stays there (the store remembers) until a rollback or a new rollout version.
+
+The store remembers a subject under a digest, never the subject itself (a user id, an email):
+
+    stored = hex(BLAKE2b-128(utf8(scope) + b"\x1f" + utf8(subject)))
+
+It keeps people's identifiers out of Redis keys and dumps. It is not keyed: someone who can read
+the store and guess an identifier can check the guess.
 """
 
 from __future__ import annotations
 
-from hashlib import sha256
+from hashlib import blake2b, sha256
 
 
 def bucket(salt: str, subject: str) -> float:
     """The subject's place in [0, 1) for this salt."""
     digest = sha256(f"{salt}\x1f{subject}".encode()).digest()
     return (int.from_bytes(digest[:8], "big") >> 11) / 9007199254740992.0  # 2**53
+
+
+def stored_subject(scope: str, subject: str) -> str:
+    """What the store keeps of a subject's sticky assignment in `scope` (see the module doc)."""
+    return blake2b(f"{scope}\x1f{subject}".encode(), digest_size=16).hexdigest()
 
 
 def hash_arm(position: float, weight: float) -> str:

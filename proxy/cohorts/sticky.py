@@ -5,6 +5,7 @@ the baseline until the weight rises past it, which is exactly when it should mov
 path never waits on a write: new candidates are queued and written once per flush, one
 `put_arms` per scope. A lookup (needed only for subjects the weight has come down past) waits at
 most for one store call, shared by every request that misses in the same event-loop turn.
+The store sees digests of subjects, never the subjects (rollout/cohorts.py `stored_subject`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 from time import monotonic
 
 from proxy.cohorts.store_guard import StoreGuard
+from rollout.cohorts import stored_subject
 from rollout.store import Assignments
 
 _BASELINE = "baseline"
@@ -67,12 +69,13 @@ class StickyArms:
         task.add_done_callback(_ignore)
 
     async def _lookup(self, scope: str, batch: dict[str, asyncio.Future[str]]) -> None:
-        subjects = list(batch)
+        stored = {subject: stored_subject(scope, subject) for subject in batch}
+        keys = list(stored.values())
         found = await self.guard.call(
-            "assignments.get", lambda: self.assignments.get_arms(scope, subjects)
+            "assignments.get", lambda: self.assignments.get_arms(scope, keys)
         )
         for subject, future in batch.items():
-            arm = found.get(subject, _BASELINE) if found is not None else _BASELINE
+            arm = found.get(stored[subject], _BASELINE) if found is not None else _BASELINE
             if found is not None:  # only cache what the store said, not an outage's guess
                 self._cache_put((scope, subject), arm)
             if not future.done():
@@ -84,8 +87,10 @@ class StickyArms:
         writes, self._writes = self._writes, {}
         for scope, arms in writes.items():
             ttl = self._ttls[scope]
+            stored = {stored_subject(scope, subject): arm for subject, arm in arms.items()}
             done = await self.guard.call(
-                "assignments.put", lambda s=scope, a=arms, t=ttl: self.assignments.put_arms(s, a, t)
+                "assignments.put",
+                lambda s=scope, a=stored, t=ttl: self.assignments.put_arms(s, a, t),
             )
             if done is None and not self.guard.up:
                 self._requeue(scope, arms)

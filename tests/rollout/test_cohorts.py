@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rollout.cohorts import bucket, hash_arm, may_be_remembered
+from rollout.cohorts import bucket, hash_arm, may_be_remembered, stored_subject
 
 
 @pytest.mark.parametrize(
@@ -66,3 +66,15 @@ def test_weight_share_is_close_to_the_weight() -> None:
 )
 def test_may_be_remembered(position: float, weight: float, max_weight: float, lookup: bool) -> None:
     assert may_be_remembered(position, weight, max_weight) is lookup
+
+
+@pytest.mark.parametrize(
+    ("scope", "subject", "expected"),
+    [  # checked with `printf 'SCOPE\x1fSUBJECT' | b2sum -l 128`
+        ("r:v1:0", "alice", "7951286d0eee3e3ba919cb7be5bdf58b"),
+        ("checkout:3f2a:2", "user-42", "46c39e8e4f71aa22356d7eecd6618426"),
+        ("r:v1:0", "", "ba16ff6ebd824e076f3811e4b6931fc2"),
+    ],
+)
+def test_stored_subject_is_a_fixed_digest(scope: str, subject: str, expected: str) -> None:
+    assert stored_subject(scope, subject) == expected

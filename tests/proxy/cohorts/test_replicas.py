@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 
 from proxy.fake_provider import RECEIVED
-from rollout.cohorts import bucket
+from rollout.cohorts import bucket, stored_subject
 from rollout.store import RedisStore
 from tests.support.proxy_process import (
     ProxyProcess,
@@ -132,7 +132,8 @@ async def wait_recorded(url: str, prefix: str, scope: str, subjects: list[str]) 
     store = RedisStore(url, key_prefix=prefix)
     try:
         deadline = time.monotonic() + 5
-        while set(await store.assignments.get_arms(scope, subjects)) != set(subjects):
+        keys = [stored_subject(scope, s) for s in subjects]
+        while set(await store.assignments.get_arms(scope, keys)) != set(keys):
             assert time.monotonic() < deadline, "candidate assignments not written within 5 s"
             await asyncio.sleep(0.1)
     finally:

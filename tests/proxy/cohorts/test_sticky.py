@@ -10,6 +10,7 @@ import pytest
 
 from proxy.cohorts.sticky import StickyArms
 from proxy.cohorts.store_guard import StoreGuard
+from rollout.cohorts import stored_subject
 from rollout.store import Store, open_store
 from tests.support.redis_server import RedisServer
 
@@ -50,14 +51,13 @@ async def test_writes_are_batched_per_scope_and_returning_subjects_cost_nothing(
             sticky.remember("r:v1:0", f"user-{i}", "candidate", 60)
         await sticky.flush()
         assert counting.puts == 1, round_
-    assert await store.assignments.get_arms("r:v1:0", ["user-0", "user-99"]) == {
-        "user-0": "candidate",
-        "user-99": "candidate",
-    }
+    keys = [stored_subject("r:v1:0", s) for s in ("user-0", "user-99")]
+    assert await store.assignments.get_arms("r:v1:0", keys) == dict.fromkeys(keys, "candidate")
+    assert await store.assignments.get_arms("r:v1:0", ["user-0"]) == {}  # never the raw id
 
 
 async def test_concurrent_misses_share_one_lookup_and_are_cached(store: Store) -> None:
-    await store.assignments.put_arms("r:v1:0", {"a": "candidate"}, 60)
+    await store.assignments.put_arms("r:v1:0", {stored_subject("r:v1:0", "a"): "candidate"}, 60)
     counting = CountingAssignments(store.assignments)
     sticky = StickyArms(counting, StoreGuard())  # type: ignore[arg-type]
     arms = await asyncio.gather(*(sticky.recall("r:v1:0", s) for s in ["a", "b", "a", "c"]))
@@ -106,7 +106,8 @@ async def test_redis_down_lookups_answer_baseline_fast_and_writes_wait(
         await asyncio.sleep(0.25)  # past the back-off
         await sticky.flush()
         assert guard.up
-        assert await store.assignments.get_arms("r:v1:0", ["early"]) == {"early": "candidate"}
+        early = stored_subject("r:v1:0", "early")
+        assert await store.assignments.get_arms("r:v1:0", [early]) == {early: "candidate"}
     finally:
         await store.close()
 
