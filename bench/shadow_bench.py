@@ -3,7 +3,7 @@ in one run: the fake provider direct; the proxy with a rollout at weight 0 and n
 with shadow at 100% (share 1, per request, no noise calls) to a healthy candidate; and to a
 candidate 10x slower.
 
-    python bench/shadow_bench.py            # ~6 minutes; also bench/results/shadow.md
+    python bench/shadow_bench.py            # ~10 minutes; also bench/results/shadow.md
     python bench/shadow_bench.py --profile  # py-spy: where the proxy's CPU goes, shadow to
                                             # the slow candidate, first workload
 
