@@ -151,7 +151,9 @@ class ShadowBench(Bench):
         for name, model, shadow in variants:
             data = self.tmp / f"data-{len(self.setups)}"
             self.setups[name] = ProxySetup(
-                name, lambda port, n=name, d=data, m=model, s=shadow: self._config(n, port, d, m, s)
+                name,
+                lambda port, n=name, d=data, m=model, s=shadow: self._config(n, port, d, m, s),
+                launcher=("stall_proxy.py",) if args.stalls else (),
             )
 
     def _config(self, setup: str, port: int, data: Path, model: str, shadow: bool) -> dict:
@@ -267,6 +269,11 @@ def profile(bench: ShadowBench, wl: Workload, setup: str) -> None:
     print(f"\nraw profile: {out}")
 
 
+def stall_line(proc: Proc) -> str:
+    lines = [ln for ln in proc.tail(50).splitlines() if ln.startswith("stalls:")]
+    return lines[-1] if lines else "no summary in the log"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -275,6 +282,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="py-spy one phase instead")
     parser.add_argument("--profile-setup", default=SLOW, choices=SETUPS[1:])
     parser.add_argument("--skip", help="leave out the setups whose name contains this")
+    parser.add_argument(
+        "--stalls",
+        action="store_true",
+        help="run the proxies under bench/stall_proxy.py: GC pauses and event-loop lag, per setup",
+    )
     parser.add_argument(
         "--compare-ref",
         help="also run the healthy shadow with the proxy code of this git commit (before/after)",
@@ -312,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         report = render(phases, workloads, info)
     finally:
         bench.stop()
+    if args.stalls:  # written by each proxy as it exits
+        report += "\n\n## Event-loop stalls over the whole run (bench/stall_proxy.py)\n\n"
+        report += "\n".join(f"- {name}: {stall_line(p)}" for name, (p, _) in bench.proxies.items())
     publish(report, args.out)
     return 0
 
