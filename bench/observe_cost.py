@@ -36,6 +36,7 @@ from proxy_bench import (
     git_rev,
     machine,
     plain_proxy_config,
+    publish,
     stat,
     versions,
 )
@@ -202,9 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         report = render(results, args, time.monotonic() - started)
     finally:
         bench.stop()
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    publish(report, args.out)
     return 0
 
 

@@ -296,6 +296,16 @@ def wait_http(port: int, path: str, proc: Proc, seconds: float = 20.0) -> None:
     raise SystemExit(f"{proc.name} not answering on port {port} after {seconds}s:\n{proc.tail()}")
 
 
+def extract_ref(ref: str, dest: Path) -> Path:
+    """proxy/ and rollout/ as of git commit `ref`, in `dest` (a PYTHONPATH for Proc's src)."""
+    dest.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "proxy", "rollout"], cwd=REPO, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
 class LoadGen:
     """bench/loadgen.py in its own process, driven one JSON line at a time."""
 
@@ -403,6 +413,9 @@ class Row:
 
 
 class Bench:
+    # The fake provider's settings (YAML; JSON is YAML): recording would cost core 1 time.
+    provider_settings = "record_limit: 0\n"
+
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.tmp = Path(tempfile.mkdtemp(prefix="proxy-bench-"))
@@ -414,15 +427,7 @@ class Bench:
         self.retries_left = NOISY_RETRY_BUDGET
         self.proxy_src = REPO
         if args.proxy_ref:  # the proxy's code as of a commit, e.g. to compare with HEAD
-            self.proxy_src = self.tmp / "src"
-            self.proxy_src.mkdir()
-            archive = subprocess.run(
-                ["git", "archive", args.proxy_ref, "proxy", "rollout"],
-                cwd=REPO,
-                capture_output=True,
-                check=True,
-            ).stdout
-            subprocess.run(["tar", "-x", "-C", str(self.proxy_src)], input=archive, check=True)
+            self.proxy_src = extract_ref(args.proxy_ref, self.tmp / "src")
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -432,7 +437,7 @@ class Bench:
         if soft < want:
             resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))  # children inherit it
         settings = self.tmp / "fake.yaml"
-        settings.write_text("record_limit: 0\n")
+        settings.write_text(self.provider_settings)
         if self.args.provider_cmd:
             argv = shlex.split(self.args.provider_cmd.format(host=HOST, port=self.provider_port))
         else:
@@ -864,6 +869,22 @@ def git_rev(ref: str | None) -> str:
         return "unknown"
 
 
+def problem_lines(problems: dict[str, list[str]]) -> list[str]:
+    """The report's lines for log_problems() of each process: the processes with any."""
+    lines: list[str] = []
+    for name, bad in problems.items():
+        if bad:
+            lines += [f"{name} log lines worth a look:", "", "```", *bad, "```", ""]
+    return lines
+
+
+def publish(report: str, out: Path) -> None:
+    """The report to stdout and to `out`."""
+    print(report)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report + "\n")
+
+
 def log_problems(proc: Proc) -> list[str]:
     try:
         lines = proc.log.read_text(errors="replace").splitlines()
@@ -1080,9 +1101,7 @@ def main(argv: list[str] | None = None) -> int:
             report = render(rows, hold, info)
     finally:
         bench.stop()
-    print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report + "\n")
+    publish(report, args.out)
     print(f"\n(written to {args.out})", file=sys.stderr)
     return 0
 
@@ -1169,10 +1188,7 @@ def render(rows: list[Row], hold: dict[str, Any] | None, info: dict[str, Any]) -
         *diagnostics_table(rows),
         "",
     ]
-    for name, bad in info["problems"].items():
-        if bad:
-            lines += [f"{name} log lines worth a look:", "", "```", *bad, "```", ""]
-    return "\n".join(lines)
+    return "\n".join(lines + problem_lines(info["problems"]))
 
 
 if __name__ == "__main__":

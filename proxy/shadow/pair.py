@@ -91,7 +91,9 @@ async def run_pair(
     sides = {"candidate": shadow_exchange(live, "candidate")}
     if ticket.noise:
         sides["noise"] = shadow_exchange(live, "baseline")
-    await asyncio.gather(*(stages.run(ex, send, live) for ex in sides.values()))
+        await asyncio.gather(*(stages.run(ex, send, live) for ex in sides.values()))
+    else:  # one side, most jobs: no task and no gather future for it
+        await stages.run(sides["candidate"], send, live)
     if mirror.budget is not None:
         for ex in sides.values():
             mirror.budget.spend(ex.cost_usd)
