@@ -47,9 +47,8 @@ rollouts:
 
 
 def rewrite(proc: ProxyProcess, body: str) -> None:
-    """Edit the running proxy's file in place, keeping the helper's listen and admin lines."""
-    head = proc.config_path.read_text().splitlines()[:2]
-    proc.config_path.write_text("\n".join(head) + "\n" + body)
+    """Edit the running proxy's file in place, keeping the lines the helper added."""
+    proc.config_path.write_text(proc.header + body)
 
 
 async def chat(proc: ProxyProcess, user: str = "u1", **headers: str) -> dict[str, Any]:

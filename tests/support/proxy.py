@@ -97,7 +97,7 @@ def serve_proxy_and_admin(
 
 
 def _with_data_dir(config: Config, data_dir: str) -> Config:
-    if "store" in config.model_fields_set:
+    if "data_dir" in config.store.model_fields_set:
         return config
     return config.model_copy(
         update={"store": config.store.model_copy(update={"data_dir": data_dir})}

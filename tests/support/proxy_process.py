@@ -38,7 +38,8 @@ class ProxyProcess:
     port: int
     admin_port: int
     log_path: Path
-    config_path: Path  # starts with the listen and admin lines the helper added
+    config_path: Path  # starts with `header`
+    header: str  # the lines the helper added: listen, admin and, if the YAML had none, store
 
     @property
     def url(self) -> str:
@@ -88,10 +89,18 @@ def start_proxy_process(
         raise ValueError("the helper sets listen and admin; leave them out of the config")
     port, admin_port = free_port(), free_port()
     config = directory / f"{name}.yaml"
-    config.write_text(
+    # Without a store section the embedded store would write ./data in the repository (the
+    # process runs there), and its state would outlive the test: give it the test's directory.
+    store = (
+        ""
+        if "\nstore:" in f"\n{config_yaml}"
+        else f"store: {{data_dir: '{directory}/data-{name}'}}\n"
+    )  # a YAML with its own store section names its data_dir, or uses Redis
+    header = (
         f"listen: {{host: 127.0.0.1, port: {port}}}\n"
-        f"admin: {{host: 127.0.0.1, port: {admin_port}}}\n{config_yaml}"
+        f"admin: {{host: 127.0.0.1, port: {admin_port}}}\n{store}"
     )
+    config.write_text(header + config_yaml)
     log_path = directory / f"{name}.log"
     # A worker count of 1 uses the plain registry; an inherited multiprocess directory would
     # mix this process's metrics with another's.
@@ -106,7 +115,7 @@ def start_proxy_process(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    proc = ProxyProcess(process, port, admin_port, log_path, config)
+    proc = ProxyProcess(process, port, admin_port, log_path, config, header)
     try:
         wait_status(proc, proc.admin_url + ready_path, 200, START_SECONDS)
     except BaseException:
