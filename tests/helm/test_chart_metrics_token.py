@@ -11,6 +11,7 @@ counts as loopback — but its token rules are the config's, whose admin host is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -38,8 +39,10 @@ from tests.support.helm_chart import (
     render_templates,
 )
 from tests.support.pod_env import container_environ, expand
+from tests.support.prometheus_server import PrometheusServer
 from tests.support.redis_server import RedisServer
 from tests.support.servers import on_loopback
+from tests.support.until import until
 
 METRICS_TOKEN, ADMIN_TOKEN = "m3trics-t0ken", "adm1n-t0ken"
 CONTROLLER = f"{FULLNAME}-controller"
@@ -195,3 +198,33 @@ async def test_the_prometheus_token_reads_but_never_changes(
     assert (
         refusal["error"]["message"] == "token 'prometheus' has the role viewer: this needs operator"
     )
+
+
+async def test_a_real_prometheus_scrapes_with_the_secret_the_service_monitor_names(
+    production: Objects, tmp_path: Path, own_redis: RedisServer
+) -> None:
+    """Prometheus sends what the ServiceMonitor's `authorization` names, as the Operator has it
+    do; the same Prometheus without it is refused."""
+    (endpoint,) = production["ServiceMonitor"][FULLNAME]["spec"]["endpoints"]
+    credentials = endpoint["authorization"]["credentials"]
+    token = secrets(own_redis.url)[credentials["name"]][credentials["key"]]
+    jobs = {"service-monitor": token, "no-token": None}
+    async with proxy_admin(tmp_path, own_redis) as url:
+        prometheus = PrometheusServer([url.removeprefix("http://")], jobs=jobs)
+        await asyncio.to_thread(prometheus.start)  # the admin port answers meanwhile
+        try:
+
+            async def both_scraped() -> bool:
+                targets = await asyncio.to_thread(prometheus.api, "targets")
+                health = [t["health"] for t in targets["activeTargets"]]
+                return len(health) == len(jobs) and "unknown" not in health
+
+            await until(both_scraped, seconds=15)
+            targets = (await asyncio.to_thread(prometheus.api, "targets"))["activeTargets"]
+        finally:
+            await asyncio.to_thread(prometheus.close)
+    health = {t["labels"]["job"]: (t["health"], t["lastError"]) for t in targets}
+    assert health == {
+        "service-monitor": ("up", ""),
+        "no-token": ("down", "server returned HTTP status 401 Unauthorized"),
+    }
