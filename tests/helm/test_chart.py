@@ -20,34 +20,17 @@ from tests.support.configmap_volume import ConfigMapVolume
 from tests.support.helm_chart import (
     CHART,
     FULLNAME,
+    PRODUCTION,
+    PROMPT,
+    container,
     kinds,
     lint,
+    projected_files,
     render_chart,
     render_templates,
 )
 
 KUBERNETES_VERSION = "1.30"  # a version the chart supports (Chart.yaml: kubeVersion >= 1.23)
-PROMPT = "You are a concise support agent.\n"
-PRODUCTION: dict[str, Any] = {
-    "redis": {"existingSecret": "redis-credentials"},
-    "adminToken": {"existingSecret": "admin-token"},
-    "providerKeys": {"existingSecret": "keys", "keys": {"OPENAI_API_KEY": "openai"}},
-    "proxy": {"replicas": 3, "workers": 2, "rollOnConfigChange": True},
-    "controller": {"enabled": True, "replicas": 2},
-    "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
-    "prompts": {"support-v2.md": PROMPT},
-    "config": {
-        "store": {"require": True},
-        "rollouts": [
-            {
-                "name": "support-v2",
-                "routes": ["/v1"],
-                "candidate": {"model": "gpt-4o", "prompt": {"file": "prompts/support-v2.md"}},
-                "plan": {"automatic": True, "stages": [1, 5, 25, 50, 100]},
-            }
-        ],
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +41,6 @@ def default() -> dict[str, dict[str, dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def production() -> dict[str, dict[str, dict[str, Any]]]:
     return kinds(render_chart(PRODUCTION))
-
-
-def container(objects: dict, deployment: str) -> dict[str, Any]:
-    (only,) = objects["Deployment"][deployment]["spec"]["template"]["spec"]["containers"]
-    return only
 
 
 def env(c: dict[str, Any]) -> dict[str, Any]:
@@ -124,14 +102,6 @@ def test_config_is_mounted_as_a_directory_so_configmap_updates_reach_the_files(
         assert "subPath" not in mount  # a subPath mount never sees the kubelet's symlink swap
         (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
         assert volume["configMap"]["name"] == FULLNAME
-
-
-def projected_files(objects: dict) -> dict[str, str]:
-    """What the proxy pod's config volume holds: each ConfigMap item's key at its path."""
-    data = objects["ConfigMap"][FULLNAME]["data"]
-    pod = objects["Deployment"][FULLNAME]["spec"]["template"]["spec"]
-    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
-    return {item["path"]: data[item["key"]] for item in volume["configMap"]["items"]}
 
 
 def test_rendered_config_loads_from_the_volume_and_follows_its_updates(
@@ -197,6 +167,8 @@ def test_secrets_reach_the_proxy_as_environment_variables(production: dict) -> N
     assert proxy["LLM_ROLLOUT_ADMIN_TOKEN"] == secret_ref("admin-token", "token")
     assert proxy["LLM_ROLLOUT_REDIS_URL"] == secret_ref("redis-credentials", "redis-url")
     assert proxy["LLM_ROLLOUT_ADMIN_URL"] == "http://127.0.0.1:9090"
+    assert proxy["LLM_ROLLOUT_METRICS_TOKEN"] == secret_ref("metrics-token", "scrape")
+    assert proxy["LLM_ROLLOUT_ADMIN_TOKENS"] == "prometheus:viewer:$(LLM_ROLLOUT_METRICS_TOKEN)"
 
 
 def test_controller_runs_the_controller_command_with_redis_and_no_provider_keys(
@@ -216,6 +188,8 @@ def test_controller_runs_the_controller_command_with_redis_and_no_provider_keys(
         "LLM_ROLLOUT_ADMIN_URL": "http://127.0.0.1:9090",
         "LLM_ROLLOUT_REDIS_URL": secret_ref("redis-credentials", "redis-url"),
         "LLM_ROLLOUT_ADMIN_TOKEN": secret_ref("admin-token", "token"),
+        "LLM_ROLLOUT_METRICS_TOKEN": secret_ref("metrics-token", "scrape"),
+        "LLM_ROLLOUT_ADMIN_TOKENS": "prometheus:viewer:$(LLM_ROLLOUT_METRICS_TOKEN)",
     }
     assert controller["ports"] == [{"name": "admin", "containerPort": 9090, "protocol": "TCP"}]
     assert controller["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "admin"}
@@ -324,11 +298,29 @@ def test_notes_tell_where_to_point_the_sdks() -> None:
             "config.store.redis_url is set by the chart",
         ),
         ({"providerKeys": {"existingSecret": ""}}, "set providerKeys.existingSecret"),
+        (
+            {"serviceMonitor": {"enabled": True}},
+            "serviceMonitor.enabled needs metrics.tokenSecret.name: the admin port is bound to"
+            " 0.0.0.0, where /metrics answers only a bearer token with the role viewer",
+        ),
+        (
+            {
+                "metrics": {"tokenSecret": {"name": "m"}},
+                "proxy": {
+                    "extraEnv": [{"name": "LLM_ROLLOUT_ADMIN_TOKENS", "value": "a:viewer:b"}]
+                },
+            },
+            "extraEnv sets LLM_ROLLOUT_ADMIN_TOKENS, which the chart sets",
+        ),
         ({"prompts": {"team/a.md": "x"}}, "prompts.team/a.md: a prompt is named by a plain file"),
         # values.schema.json: a typo or a wrong type is named, never silently ignored
         ({"proxy": {"replica": 3}}, "at '/proxy': additional properties 'replica' not allowed"),
         ({"proxy": {"workers": 0}}, "at '/proxy/workers': minimum: got 0, want 1"),
         ({"redis": {"url": "http://r"}}, "at '/redis/url': 'http://r' does not match pattern"),
+        (
+            {"metrics": {"tokenSecret": {"secret": "m"}}},
+            "at '/metrics/tokenSecret': additional properties 'secret' not allowed",
+        ),
     ],
 )
 def test_values_the_processes_would_refuse_fail_at_render(values: dict, message: str) -> None:

@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 from prometheus_client import REGISTRY
 
@@ -37,7 +36,7 @@ from rollout.usage import Usage
 from rollout.windows import CallSample, WindowAggregator, merge_fields
 from tests.support.proxy import openai_config
 from tests.support.redis_server import RedisServer
-from tests.support.servers import RunningServer
+from tests.support.servers import RunningServer, on_loopback
 from tests.support.until import until
 
 OUT = 7  # output tokens of every synthetic call
@@ -91,13 +90,10 @@ async def governed_proxy(upstream: str, agg: WindowAggregator) -> AsyncIterator[
     )
     proxy.generation = replace(proxy.generation, pipeline=pipeline)
     await proxy.start()
-    runner = web.ServerRunner(proxy.server())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
     try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with on_loopback(proxy.server()) as url:
+            yield url
     finally:
-        await runner.cleanup()
         await proxy.close()
 
 

@@ -21,6 +21,30 @@ CHART = Path(__file__).resolve().parents[2] / "helm" / "llm-rollout"
 RELEASE = "demo"
 NAMESPACE = "llm"
 FULLNAME = f"{RELEASE}-llm-rollout"
+Objects = dict[str, dict[str, dict[str, Any]]]  # by kind, then by name
+PROMPT = "You are a concise support agent.\n"
+# Production-like values: Redis, controller and ServiceMonitor, tokens and keys from Secrets.
+PRODUCTION: dict[str, Any] = {
+    "redis": {"existingSecret": "redis-credentials"},
+    "adminToken": {"existingSecret": "admin-token"},
+    "metrics": {"tokenSecret": {"name": "metrics-token", "key": "scrape"}},
+    "providerKeys": {"existingSecret": "keys", "keys": {"OPENAI_API_KEY": "openai"}},
+    "proxy": {"replicas": 3, "workers": 2, "rollOnConfigChange": True},
+    "controller": {"enabled": True, "replicas": 2},
+    "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
+    "prompts": {"support-v2.md": PROMPT},
+    "config": {
+        "store": {"require": True},
+        "rollouts": [
+            {
+                "name": "support-v2",
+                "routes": ["/v1"],
+                "candidate": {"model": "gpt-4o", "prompt": {"file": "prompts/support-v2.md"}},
+                "plan": {"automatic": True, "stages": [1, 5, 25, 50, 100]},
+            }
+        ],
+    },
+}
 
 
 def render_templates(values: dict[str, Any] | None = None) -> dict[str, str]:
@@ -39,7 +63,7 @@ def render_chart(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     return docs
 
 
-def kinds(docs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+def kinds(docs: list[dict[str, Any]]) -> Objects:
     by_kind: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     for doc in docs:
         by_kind[doc["kind"]][doc["metadata"]["name"]] = doc
@@ -49,3 +73,17 @@ def kinds(docs: list[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
 def lint(values: dict[str, Any] | None = None) -> dict[str, Any]:
     """`helm lint --strict` findings: {"messages": [{"severity", "path", "error"}], ...}."""
     return helm_python.lint(CHART, values, strict=True, namespace=NAMESPACE)
+
+
+def container(objects: Objects, deployment: str) -> dict[str, Any]:
+    """The only container of a Deployment's pods."""
+    (only,) = objects["Deployment"][deployment]["spec"]["template"]["spec"]["containers"]
+    return only
+
+
+def projected_files(objects: Objects) -> dict[str, str]:
+    """What the proxy pod's config volume holds: each ConfigMap item's key at its path."""
+    data = objects["ConfigMap"][FULLNAME]["data"]
+    pod = objects["Deployment"][FULLNAME]["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "config"]
+    return {item["path"]: data[item["key"]] for item in volume["configMap"]["items"]}

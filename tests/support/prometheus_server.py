@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,10 +41,19 @@ def find_prometheus() -> str:
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str], scrape_interval: str = "1s") -> None:
+    """`jobs`: scrape job name -> the bearer token it sends (None: no Authorization header);
+    each job scrapes every target."""
+
+    def __init__(
+        self,
+        targets: list[str],
+        scrape_interval: str = "1s",
+        jobs: Mapping[str, str | None] | None = None,
+    ) -> None:
         self.binary = find_prometheus()
         self.port = free_port()
         self.targets = targets
+        self.jobs = dict(jobs or {"llm-rollout": None})
         self.scrape_interval = scrape_interval
         self._dir = Path(tempfile.mkdtemp(prefix="prometheus-test-"))
         self._proc: subprocess.Popen[bytes] | None = None
@@ -61,9 +71,7 @@ class PrometheusServer:
                         "scrape_interval": self.scrape_interval,
                         "scrape_timeout": self.scrape_interval,
                     },
-                    "scrape_configs": [
-                        {"job_name": "llm-rollout", "static_configs": [{"targets": self.targets}]}
-                    ],
+                    "scrape_configs": [self._job(name, token) for name, token in self.jobs.items()],
                 }
             )
         )
@@ -88,6 +96,12 @@ class PrometheusServer:
                 )
             time.sleep(0.1)
         return self
+
+    def _job(self, name: str, token: str | None) -> dict[str, Any]:
+        job: dict[str, Any] = {"job_name": name, "static_configs": [{"targets": self.targets}]}
+        if token is not None:
+            job["authorization"] = {"type": "Bearer", "credentials": token}
+        return job
 
     def api(self, path: str, **params: str) -> Any:
         """GET /api/v1/<path>; the `data` of a success, else PrometheusError with its message."""

@@ -10,8 +10,8 @@ import asyncio
 import inspect
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -40,6 +40,22 @@ class RunningServer:
 
 
 Served = web.Application | web.Server
+
+
+@asynccontextmanager
+async def on_loopback(app: Served) -> AsyncIterator[str]:
+    """Serve `app` on 127.0.0.1:<free port> on the test's own event loop; yields its URL."""
+    runner: web.BaseRunner
+    if isinstance(app, web.Server):
+        runner = web.ServerRunner(app)
+    else:
+        runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
 
 
 @contextmanager

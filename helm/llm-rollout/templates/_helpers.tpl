@@ -105,6 +105,14 @@ from the values. Rejects what the chart owns, and what `rollout serve` would ref
 {{- fail "controller.enabled needs a rollout with an automatic plan (plan: {automatic: true}); `rollout controller` exits otherwise" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.serviceMonitor.enabled (not .Values.metrics.tokenSecret.name) }}
+{{- fail "serviceMonitor.enabled needs metrics.tokenSecret.name: the admin port is bound to 0.0.0.0, where /metrics answers only a bearer token with the role viewer (Prometheus would get 401 or 403); name a Secret holding a token, which the pods accept as the viewer `prometheus` and the ServiceMonitors send" }}
+{{- end }}
+{{- range $env := concat .Values.proxy.extraEnv .Values.controller.extraEnv }}
+{{- if and $.Values.metrics.tokenSecret.name (eq $env.name "LLM_ROLLOUT_ADMIN_TOKENS") }}
+{{- fail "extraEnv sets LLM_ROLLOUT_ADMIN_TOKENS, which the chart sets (the viewer `prometheus` of metrics.tokenSecret): the later one would win and drop the other's tokens" }}
+{{- end }}
+{{- end }}
 {{- range $name, $_ := .Values.prompts }}
 {{- if not (regexMatch "^[-._a-zA-Z0-9]+$" $name) }}
 {{- fail (printf "prompts.%s: a prompt is named by a plain file name (letters, digits, '-', '_', '.'), without '/'" $name) }}
@@ -171,4 +179,46 @@ symlink swap of an updated ConfigMap reaches the running process, which reloads 
       name: {{ $.Values.providerKeys.existingSecret }}
       key: {{ get $.Values.providerKeys.keys $env | default $env }}
 {{- end }}
+{{- end }}
+
+{{/*
+The admin port's tokens. The port is bound to 0.0.0.0, where reads (/metrics included) need a
+viewer token: metrics.tokenSecret's token is the viewer `prometheus` in LLM_ROLLOUT_ADMIN_TOKENS.
+The kubelet expands $(LLM_ROLLOUT_METRICS_TOKEN), defined just before it, so the token itself
+stays in the Secret and out of the pod spec.
+*/}}
+{{- define "llm-rollout.adminTokenEnv" -}}
+{{- if .Values.adminToken.existingSecret }}
+- name: LLM_ROLLOUT_ADMIN_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.adminToken.existingSecret }}
+      key: {{ .Values.adminToken.key }}
+{{- end }}
+{{- with .Values.metrics.tokenSecret.name }}
+- name: LLM_ROLLOUT_METRICS_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.metrics.tokenSecret.key }}
+- name: LLM_ROLLOUT_ADMIN_TOKENS
+  value: prometheus:viewer:$(LLM_ROLLOUT_METRICS_TOKEN)
+{{- end }}
+{{- end }}
+
+{{/*
+A ServiceMonitor's endpoint: the admin Service's /metrics, with the viewer token. Prometheus
+Operator's `authorization` field (its `bearerTokenSecret` is deprecated in favour of it); the
+Secret must be in the ServiceMonitor's namespace, the release's.
+*/}}
+{{- define "llm-rollout.metricsEndpoint" -}}
+- port: admin
+  path: /metrics
+  interval: {{ .Values.serviceMonitor.interval }}
+  scrapeTimeout: {{ .Values.serviceMonitor.scrapeTimeout }}
+  authorization:
+    type: Bearer
+    credentials:
+      name: {{ .Values.metrics.tokenSecret.name }}
+      key: {{ .Values.metrics.tokenSecret.key }}
 {{- end }}
