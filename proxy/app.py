@@ -47,6 +47,7 @@ from rollout.pricing import default_price_table
 from rollout.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
 from rollout.subject_counts import SubjectAggregator
+from rollout.tasks import cancel_and_wait
 from rollout.windows import WindowAggregator
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
@@ -188,9 +189,7 @@ class Proxy:
     async def close(self) -> None:
         self.started = False
         if self._controller_task is not None:
-            self._controller_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._controller_task
+            await cancel_and_wait(self._controller_task)
             with contextlib.suppress(StoreError):  # the lock then expires by itself
                 await self.controller.close()  # type: ignore[union-attr]
         await self.shadow.close()  # before the upstream sessions the shadow calls use

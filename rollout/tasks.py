@@ -8,14 +8,31 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+log = logging.getLogger("llm_rollout.tasks")
 
-async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
-    """Cancel `task` (None: nothing to do) and wait until it has ended."""
+RECANCEL_SECONDS = 0.1
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None, grace: float = 5.0) -> None:
+    """Cancel `task` (None: nothing to do) and wait until it has ended, at most `grace` seconds.
+
+    A task can swallow a cancellation: redis-py does when it lands while a command is in flight
+    (redis/redis-py#2028, seen here with redis 8.1), and the task carries on. So the task is
+    cancelled again every RECANCEL_SECONDS, and one still running after `grace` is left behind
+    (logged) rather than hanging a shutdown."""
     if task is None:
         return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace
+    while not task.done():
+        left = deadline - loop.time()
+        if left <= 0:
+            log.warning("task %s ignored cancellation for %gs: left behind", task.get_name(), grace)
+            return
+        task.cancel()
+        await asyncio.wait({task}, timeout=min(RECANCEL_SECONDS, left))
+    if not task.cancelled() and task.exception() is not None:
+        log.warning("task %s ended with an error", task.get_name(), exc_info=task.exception())
 
 
 def run_kept(tasks: set[asyncio.Task[Any]], work: Coroutine[Any, Any, Any]) -> None:

@@ -9,7 +9,6 @@ and keeps serving; nothing on the request path waits for the store beyond one bo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -27,6 +26,7 @@ from rollout.live_state import (
     state_key,
 )
 from rollout.store import Store
+from rollout.tasks import cancel_and_wait
 
 log = logging.getLogger("llm_rollout.runtime")
 _REMOVED = initial_state(0.0, False)
@@ -66,10 +66,7 @@ class Runtime:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks = []
         await self.sticky.flush()
 

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from rollout.store.base import Doc, Subscription
 from rollout.store.redis_base import ERRORS, Boundary, Keys, describe
 from rollout.store.subscription import QueueSubscription
+from rollout.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,7 @@ class RedisSubscription(QueueSubscription):
 
     async def _stop(self) -> None:
         self._hub._subscriptions.discard(self)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         delay = BACKOFF_FIRST

@@ -21,7 +21,7 @@ from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
 from rollout.cohorts import bucket
 from tests.support.proxy_process import ProxyProcess, start_proxy_process, stop_process
-from tests.support.servers import RunningServer, serve_in_thread
+from tests.support.servers import RunningServer, free_port, serve_in_thread
 from tests.support.subject_load import Ask
 
 TOKEN = "e2e-token"
@@ -146,12 +146,16 @@ class ControllerProcess:
         stop_process(self.process)
 
 
+CONTROLLER_ARGV = [sys.executable, "-m", "rollout.cli", "controller"]
+
+
 def start_controller_process(config: Path) -> ControllerProcess:
     """`rollout controller --config FILE`, its output in a log next to the config."""
     log_path = config.with_suffix(".log")
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rollout.cli", "controller", "--config", str(config)],
+            # Its own free admin port: the config's default (9090) may be taken on this host.
+            [*CONTROLLER_ARGV, "--config", str(config), "--admin-port", str(free_port())],
             cwd=_REPO,
             stdin=subprocess.DEVNULL,
             stdout=log,
