@@ -22,6 +22,7 @@ from proxy.generation import Generation
 from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline, Stage
 from proxy.routing import Router
+from proxy.shadow.budget_sync import BudgetSync
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.pair import ShadowStages
 from proxy.shadow.resources import ShadowResources
@@ -118,6 +119,12 @@ class Proxy:
             self.subjects = SubjectAggregator(self.windows.bucket_seconds)
             self.subject_flusher = SubjectFlusher(store.documents, store.subjects, self.subjects)
         self.shadow = ShadowResources()  # shadow queues and budgets outlive reloads
+        self.budget_sync: BudgetSync | None = None
+        if self.runtime is not None:  # shadow budgets summed over every process, via the store
+            runtime = self.runtime
+            self.budget_sync = BudgetSync(
+                lambda: self.generation.mirrors, runtime.store.metrics, runtime.guard
+            )
         self.generation = self.build_generation(config, self.upstreams, rollouts)
         # Rollouts with an automatic plan are ramped by a controller in this process; with
         # several replicas on Redis, the leader lock lets one of them act.
@@ -183,6 +190,8 @@ class Proxy:
             self.flusher.start()
         if self.subject_flusher is not None:
             self.subject_flusher.start()
+        if self.budget_sync is not None:
+            self.budget_sync.start()
         self.follow_plans()
         self.started = True
 
@@ -192,6 +201,8 @@ class Proxy:
             await cancel_and_wait(self._controller_task)
             with contextlib.suppress(StoreError):  # the lock then expires by itself
                 await self.controller.close()  # type: ignore[union-attr]
+        if self.budget_sync is not None:
+            await self.budget_sync.stop()
         await self.shadow.close()  # before the upstream sessions the shadow calls use
         if self.flusher is not None:
             await self.flusher.stop()

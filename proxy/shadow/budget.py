@@ -10,6 +10,12 @@ people mean by "$5 an hour".
 The cost of a call is known only when it ends, so calls already in flight when the budget is
 reached still finish and are spent: the overshoot is bounded by the queue's in-flight limit
 times one call's cost. Mirroring resumes by itself once old spend slides out of the hour.
+
+Several processes (workers, replicas) share one budget through the store: every shadow call's
+cost is in the metric windows, summed over every process, and proxy/shadow/budget_sync.py hands
+the last hour's total to `shared()` every few seconds. The budget then counts the larger of its
+own hour and that total plus what this process spent since the reading. (Spend flushed to the
+windows after the reading was made, about a second's worth, is counted by neither: small.)
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ class HourlyBudget:
         self._slots = [0.0] * SLOTS
         self._minute = math.floor(clock() / SLOT_SECONDS)
         self._total = 0.0
+        self._shared: float | None = None  # every process's spend in the hour, as last read
+        self._since_shared = 0.0  # this process's spend since that reading
         self._gauge = BUDGET_PAUSED.labels(rollout)
         self._paused = False
         self._gauge.set(0)
@@ -44,15 +52,25 @@ class HourlyBudget:
         return self._paused
 
     def spent(self) -> float:
-        """USD spent by shadow calls in the last hour."""
+        """USD spent by shadow calls in the last hour (by every process, once shared)."""
         self._advance()
-        return self._total
+        return self._counted()
 
     def allow(self) -> bool:
         """May another shadow call start? Updates the paused gauge."""
         self._advance()
-        self._set_paused(self._total >= self.usd_per_hour)
+        self._set_paused(self._counted() >= self.usd_per_hour)
         return not self._paused
+
+    def shared(self, usd_last_hour: float) -> None:
+        """Every process's shadow spend in the last hour, read from the store."""
+        if math.isfinite(usd_last_hour) and usd_last_hour >= 0:
+            self._shared, self._since_shared = usd_last_hour, 0.0
+
+    def _counted(self) -> float:
+        if self._shared is None:
+            return self._total
+        return max(self._total, self._shared + self._since_shared)
 
     def spend(self, usd: float | None) -> None:
         """Record a finished shadow call's cost; None (unpriced) or a nonsense value is ignored,
@@ -62,7 +80,8 @@ class HourlyBudget:
         self._advance()
         self._slots[self._minute % SLOTS] += usd
         self._total += usd
-        self._set_paused(self._total >= self.usd_per_hour)
+        self._since_shared += usd
+        self._set_paused(self._counted() >= self.usd_per_hour)
 
     def _advance(self) -> None:
         minute = math.floor(self._clock() / SLOT_SECONDS)

@@ -2,13 +2,19 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
+from proxy.cohorts.store_guard import StoreGuard
 from proxy.shadow.budget import HourlyBudget
+from proxy.shadow.budget_sync import BudgetSync
+from rollout.store import open_store
 
 _names = itertools.count()
 
@@ -99,3 +105,35 @@ def test_spent_is_the_sum_over_the_last_hour_in_minute_steps(
     minute = math.floor(clock.now / 60)
     expected = sum(usd for at, usd in events if usd > 0 and math.floor(at / 60) > minute - 60)
     assert budget.spent() == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_shared_reading_counts_every_process_and_own_spend_since() -> None:
+    budget, _ = make(10.0, Clock(1000.0))
+    budget.spend(2.0)  # this process
+    budget.shared(7.0)  # every process in the hour, this one's 2.0 included
+    assert budget.spent() == 7.0 and budget.allow()
+    budget.spend(2.5)  # since the reading: 9.5 in all
+    assert budget.spent() == 9.5 and budget.allow()
+    budget.spend(1.0)
+    assert not budget.allow()  # 10.5: the processes together reached the budget
+    budget.shared(3.0)  # a later reading: others' spend slid out of the hour
+    assert budget.spent() == 5.5  # this process alone has 5.5 in its own hour: the larger
+    budget.shared(float("nan"))  # a nonsense reading changes nothing
+    assert budget.spent() == 5.5
+
+
+async def test_budget_sync_reads_the_shadow_cost_of_the_last_hour(tmp_path: Path) -> None:
+    store = open_store(None, tmp_path)
+    try:
+        now = int(time.time())
+        await store.metrics.add("r", now - now % 10, {"candidate:shadow:cost_usd": 1.5})
+        await store.metrics.add("r", now - 7200, {"candidate:shadow:cost_usd": 100.0})  # old
+        await store.metrics.add("r", now - now % 10, {"candidate:live:cost_usd": 50.0})  # live
+        await store.metrics.add("r", now - now % 10, {"baseline:shadow:cost_usd": 0.25})  # noise
+        budget, _ = make(1.0, Clock(1000.0))
+        mirror = SimpleNamespace(budget=budget)
+        sync = BudgetSync(lambda: {"r": mirror}, store.metrics, StoreGuard())  # type: ignore[arg-type, dict-item]
+        await sync.sync_once()
+        assert budget.spent() == 1.75 and not budget.allow()
+    finally:
+        await store.close()
