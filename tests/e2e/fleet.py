@@ -34,6 +34,10 @@ PLAN = (
     f"automatic: true, stages: {list(STAGES)}, min_duration: 2, min_requests: 40,"
     " evaluation_interval: 1, bake_time: 2, rollback_after: 2"
 )
+# Every baseline call mirrored (half with a second baseline call for the noise), 2 s and 40
+# shadow calls of shadow phase before the ramp.
+SHADOW = "\n    shadow: {share: 1, per: request, noise_share: 0.5}"
+SHADOW_PHASE = "{duration: 2, min_requests: 40}"
 ERRORS = "{metric: error_rate, max_delta_to_baseline: 0.1, min_sample: 40}"
 REFUSALS = "{metric: refusal_rate, max_delta_to_baseline: 0.1, min_sample: 40, class: %s}"
 
@@ -47,6 +51,7 @@ class Case:
     behaviour: dict[str, Any] = field(default_factory=dict)  # fake provider knobs
     stream: bool = False
     json: bool = False
+    shadow: bool = False  # mirror to the candidate in a shadow phase before the ramp
 
     @property
     def baseline(self) -> str:
@@ -61,12 +66,14 @@ class Case:
         return Ask(self.baseline, stream=self.stream, json=self.json)
 
     def yaml(self) -> str:
+        shadow = SHADOW if self.shadow else ""
+        phase = f", shadow: {SHADOW_PHASE}" if self.shadow else ""
         return f"""
   - name: {self.name}
     models: [{self.baseline}]
     subject: [header:x-user-id]
-    candidate: {{model: {self.candidate}}}
-    plan: {{{PLAN}, gates: {self.gates}}}"""
+    candidate: {{model: {self.candidate}}}{shadow}
+    plan: {{{PLAN}{phase}, gates: {self.gates}}}"""
 
 
 GOOD = Case(
@@ -91,6 +98,12 @@ BAD = (
         {"invalid_json_rate": 0.5},
         json=True,
     ),
+)
+SHADOWED = Case(
+    "shadowed",
+    "[{metric: disagreement_error, max_delta_to_baseline: 0.1, min_sample: 40},"
+    " {metric: disagreement_refusal, max_delta_to_baseline: 0.1, min_sample: 40}]",
+    shadow=True,
 )
 HANDOVER = Case("handover", f"[{ERRORS}]")
 PRICES = "ask-cost: {input: 1.0, output: 2.0}, cand-cost: {input: 10.0, output: 20.0}"

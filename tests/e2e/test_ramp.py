@@ -24,6 +24,7 @@ from tests.e2e.fleet import (
     BAD,
     ENV,
     GOOD,
+    SHADOWED,
     Case,
     Fleet,
     candidates_at,
@@ -40,6 +41,7 @@ from tests.e2e.watch import (
     wait_entry,
     wait_phase,
 )
+from tests.support.proxy_process import metric_sum, scrape
 from tests.support.redis_server import RedisServer
 from tests.support.subject_load import SubjectLoad
 
@@ -50,7 +52,7 @@ TOKEN_NAME = "admin"  # how the audit names the holder of LLM_ROLLOUT_ADMIN_TOKE
 
 @pytest.fixture(scope="module")
 def fleet(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    cases = (GOOD, APPROVAL, *BAD)
+    cases = (GOOD, APPROVAL, SHADOWED, *BAD)
     prefix = f"e2e-{uuid.uuid4().hex[:8]}:"
     store = f'{{redis_url: "{redis_server.url}", key_prefix: "{prefix}", window_bucket_seconds: 1}}'
     directory = tmp_path_factory.mktemp("fleet")
@@ -145,3 +147,28 @@ async def test_a_failing_secondary_gate_waits_for_an_approver(fleet: Fleet) -> N
         if e["action"] == "promote"
     )
     assert_one_writer(entries)
+
+
+async def test_the_shadow_phase_mirrors_on_every_replica_then_enters_the_ramp(fleet: Fleet) -> None:
+    a = fleet.replicas[0]
+    case = SHADOWED
+    async with SubjectLoad(case.ask, fleet.urls, subjects_by_stage(case.name)) as load:
+        await wait_phase(a, case.name, ("ramping", *ENDS), 60)
+    entries = await audit(a, case.name)
+    assert [(e["action"], e["after"]["phase"], e["after"]["weight"]) for e in entries[:2]] == [
+        ("promote", "shadow", 0.0),
+        ("promote", "ramping", 0.1),
+    ]
+    # Judged on the pairs of both replicas, merged in the store's windows.
+    gates = {g["gate"]: g for g in entries[1]["gates"]}
+    assert {gates[g]["verdict"] for g in ("disagreement_error", "disagreement_refusal")} == {"pass"}
+    assert gates["disagreement_error"]["samples"][0] >= 40
+    for replica in fleet.replicas:
+        jobs = metric_sum(
+            scrape(replica.admin_url), "llm_rollout_shadow_jobs_total", rollout=case.name
+        )
+        assert jobs > 0, replica.url  # each replica mirrored its own share of the calls
+    assert_one_writer(entries)
+    # Nobody was served the candidate before the ramp: the shadow phase's calls got the baseline.
+    shadow_calls = [x for x in load.answers if x.received < entries[1]["ts"]]
+    assert shadow_calls and {x.model for x in shadow_calls} == {case.baseline}
