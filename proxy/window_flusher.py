@@ -20,7 +20,7 @@ import math
 from proxy.metrics import STORE_ERRORS, WINDOW_FIELDS_DROPPED
 from rollout.errors import StoreError
 from rollout.store.base import MetricWindows
-from rollout.tasks import cancel_and_wait
+from rollout.tasks import Periodic
 from rollout.windows import WindowAggregator
 
 log = logging.getLogger("llm_rollout.windows")
@@ -45,7 +45,7 @@ class WindowFlusher:
         self.stop_timeout = stop_timeout
         self._pending: dict[Key, dict[str, float]] = {}
         self._lock = asyncio.Lock()  # the loop and a final flush must not send a bucket twice
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("window-flusher", self.flush_once, interval, log)
         self._failing = False  # in an outage: logged once when it starts, once when it ends
 
     @property
@@ -54,29 +54,14 @@ class WindowFlusher:
         return len(self._pending)
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="window-flusher")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the loop, then flush what is left, giving up after `stop_timeout` seconds."""
-        await cancel_and_wait(self._task)
-        self._task = None
-        try:
-            async with asyncio.timeout(self.stop_timeout):
-                await self.flush_once()
-        except TimeoutError:
-            pass
+        await self._loop.stop(self.stop_timeout)
         if self._pending:
             log.warning("shutting down with %d metric window buckets unsent", len(self._pending))
             self._drop(list(self._pending))
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.flush_once()
-            except Exception:  # a bug here must not end the loop, nor reach the event loop
-                log.exception("metric window flush failed")
 
     async def flush_once(self) -> None:
         """Drain the aggregator and send every pending bucket; stop at the first store error."""
