@@ -19,6 +19,7 @@ from proxy.cohorts.store_guard import StoreGuard
 from proxy.exchange import ShadowTicket
 from proxy.shadow.metrics import COMPARISONS
 from proxy.shadow.resources import ShadowResources
+from proxy.shadow.send import ShadowSend
 from rollout.cohorts import bucket
 from rollout.compare import Thresholds
 from rollout.config.shadow import Shadow
@@ -46,6 +47,7 @@ class RolloutMirror:
     ) -> None:
         self.rollout, self.config = rollout, config
         self.store, self.guard, self.windows = store, guard, windows
+        self.send = ShadowSend(config.timeout)
         self.queue = resources.queue(rollout.name, config)
         self.budget = resources.budget(rollout.name, config)
         self.redactor = Redactor(

@@ -83,17 +83,15 @@ class _Compared:
     disagreements: dict[str, bool]
 
 
-async def run_pair(
-    mirror: RolloutMirror, stages: ShadowStages, send: ShadowSend, live: Exchange
-) -> None:
+async def run_pair(mirror: RolloutMirror, stages: ShadowStages, live: Exchange) -> None:
     ticket = live.shadow
     assert ticket is not None
     sides = {"candidate": shadow_exchange(live, "candidate")}
     if ticket.noise:
         sides["noise"] = shadow_exchange(live, "baseline")
-        await asyncio.gather(*(stages.run(ex, send, live) for ex in sides.values()))
+        await asyncio.gather(*(stages.run(ex, mirror.send, live) for ex in sides.values()))
     else:  # one side, most jobs: no task and no gather future for it
-        await stages.run(sides["candidate"], send, live)
+        await stages.run(sides["candidate"], mirror.send, live)
     if mirror.budget is not None:
         for ex in sides.values():
             mirror.budget.spend(ex.cost_usd)

@@ -13,7 +13,6 @@ from proxy.shadow.metrics import DROPPED
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.pair import ShadowStages, run_pair
 from proxy.shadow.queue import ShadowJob
-from proxy.shadow.send import ShadowSend
 from rollout.errors import ClientCancelled
 
 log = logging.getLogger("llm_rollout.shadow")
@@ -27,7 +26,6 @@ class Mirror:
 
     def __init__(self, mirrors: Mapping[str, RolloutMirror], stages: ShadowStages) -> None:
         self.mirrors, self.stages = mirrors, stages
-        self.sends = {name: ShadowSend(m.config.timeout) for name, m in mirrors.items()}
 
     async def __call__(self, ex: Exchange) -> None:
         ticket = ex.shadow
@@ -37,7 +35,7 @@ class Mirror:
             DROPPED.labels(ex.rollout, "live_cancelled").inc()
             return
         mirror = self.mirrors[ex.rollout]
-        run = partial(run_pair, mirror, self.stages, self.sends[ex.rollout], ex)
+        run = partial(run_pair, mirror, self.stages, ex)
         timeout = mirror.config.timeout + JOB_GRACE_SECONDS
         if mirror.queue.submit(ShadowJob(ex.rollout, run, timeout, mirror.budget)):
             log.debug("shadow pair %s: %s mirrored to the candidate", ticket.pair_id, ex.rollout)

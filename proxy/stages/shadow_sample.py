@@ -22,7 +22,7 @@ class ShadowSample:
 
     async def __call__(self, ex: Exchange) -> None:
         rollout = ex.governing
-        # A body streamed through unread (too large, compressed) cannot be sent twice.
+        # Only a parsed JSON request can be given the candidate's variant and sent again.
         if rollout is None or ex.arm != "baseline" or ex.payload is None or ex.body is None:
             return
         mirror = self.mirrors.get(rollout.name)
