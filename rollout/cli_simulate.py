@@ -25,6 +25,8 @@ SCENARIO_NAMES = (
     "errors+20pp",
     "errors+1pp",
     "p95+20%",
+    "errors+0.5pp",
+    "p95+10%",
 )
 DEFAULT_SCENARIOS = SCENARIO_NAMES[:5]
 QUICK = {"rates": "10,100", "runs": 5, "regression_runs": 5}
@@ -73,6 +75,11 @@ def add_simulate_command(sub: Any) -> None:
     )
     sim.add_argument("--rollback-confidence", type=float, help="override the plan's (0.99)")
     sim.add_argument("--rollback-after", type=_positive, help="override the plan's (2)")
+    sim.add_argument(
+        "--rollback-rule",
+        choices=("regression", "breach"),
+        help="override the plan's (regression): docs/controller.md, Verdicts",
+    )
     sim.add_argument("--json", action="store_true", help="print JSON for tools")
     sim.set_defaults(command=_simulate)
 
@@ -120,6 +127,8 @@ def _settings(args: argparse.Namespace) -> Any:
         }
     if args.rollback_after is not None:
         overrides["rollback_after"] = args.rollback_after
+    if args.rollback_rule is not None:
+        overrides["rollback_rule"] = args.rollback_rule
     if overrides:
         plan = type(plan).model_validate({**plan.model_dump(by_alias=True), **overrides})
     full = args.full
@@ -229,6 +238,7 @@ def _footer(settings: Any, seconds: float) -> str:
         " minutes per run."
         f"\nplan: stages {', '.join(f'{s.percent:g}%' for s in plan.stages)},"
         f" interval {plan.evaluation_interval:g}s,"
-        f" rollback at {plan.confidence.rollback:g} after {plan.rollback_after} looks;"
+        f" rollback ({plan.rollback_rule}) at {plan.confidence.rollback:g} after"
+        f" {plan.rollback_after} looks;"
         f" seed {settings.seed}; {seconds:.0f}s."
     )

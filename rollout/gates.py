@@ -3,7 +3,12 @@
 Every gate reduces to a tested quantity with an interval and a limit it must stay below (or, for
 `min`, above). The verdict:
 - no_data: either side below the gate's min_sample (no traffic is never a pass);
-- fail: the interval at the ROLLBACK confidence lies entirely beyond the limit;
+- fail: the interval at the ROLLBACK confidence lies entirely beyond the limit; or, for a bound
+  relative to the baseline under the plan's `rollback_rule: regression` (the default), the
+  candidate is shown worse than the baseline at the ROLLBACK confidence (its change's interval
+  excludes "no change") and its estimate is past the limit. The second rule catches a regression
+  of twice the bound at about a quarter of the requests the first needs (docs/controller.md,
+  "Simulation"); candidates that sit at their bound are rolled back rather than held;
 - pass: the interval at the PROMOTE confidence lies entirely within the limit;
 - inconclusive: anything else (the controller holds and looks again).
 The rollback level is the stricter one, and decide() also wants several failing looks in a row,
@@ -19,7 +24,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rollout.config.plan import METRICS, Bound, Catastrophe, Confidence, Gate, Plan
+from rollout.config.plan import METRICS, Bound, Catastrophe, Confidence, Gate, Plan, RollbackRule
 from rollout.gate_stats import (
     MIN_BATCHES,
     Interval,
@@ -59,12 +64,23 @@ class GateResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _Worse:
+    """The candidate's change from the baseline at the rollback confidence, and the value that
+    means no change: what "shown worse than the baseline" is judged on."""
+
+    tested: str
+    interval: Interval
+    neutral: float
+
+
+@dataclass(frozen=True, slots=True)
 class _Test:
     tested: str
     promote: Interval
     rollback: Interval
     limit: float
     bad_above: bool  # False: the limit is a minimum
+    worse: _Worse | None = None  # relative bounds under the regression rule only
 
 
 def sample_size(metric: str, snap: Snapshot) -> int:
@@ -136,24 +152,49 @@ def _interval(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: 
 
 
 def _build_test(
-    metric: str, bound: Bound, base: Snapshot, cand: Snapshot, conf: Confidence
+    metric: str,
+    bound: Bound,
+    base: Snapshot,
+    cand: Snapshot,
+    conf: Confidence,
+    rule: RollbackRule = "breach",
 ) -> _Test:
     tested, promote = _interval(metric, bound, base, cand, conf.promote)
     _, rollback = _interval(metric, bound, base, cand, conf.rollback)
     ratio_as_excess = bound.kind == "max_ratio_to_baseline" and METRICS[metric].kind == "proportion"
+    worse = None
+    if rule == "regression" and bound.kind.endswith("_to_baseline"):
+        worse = _Worse(tested, rollback, 1.0 if bound.kind == "max_ratio_to_baseline" else 0.0)
+        if ratio_as_excess:  # the interval tested is p_c - r·p_b: the change is p_c - p_b
+            c, b = _proportion(metric, cand), _proportion(metric, base)
+            if METRICS[metric].better == "higher":  # worse is a drop
+                worse = _Worse("baseline - candidate", mover_difference(b, c, conf.rollback), 0.0)
+            else:
+                worse = _Worse("candidate - baseline", mover_difference(c, b, conf.rollback), 0.0)
     return _Test(
         tested=tested,
         promote=promote,
         rollback=rollback,
         limit=0.0 if ratio_as_excess else bound.limit,
         bad_above=bound.kind != "min",
+        worse=worse,
+    )
+
+
+def _regression_shown(test: _Test) -> bool:
+    """Shown worse than the baseline, and past the limit on the estimate."""
+    worse = test.worse
+    return (
+        worse is not None
+        and worse.interval.low > worse.neutral
+        and test.rollback.value > test.limit
     )
 
 
 def _verdict(test: _Test) -> Verdict:
     # NaN ends (0 / 0) compare False both ways: inconclusive, never pass.
     if test.bad_above:
-        if test.rollback.low > test.limit:
+        if test.rollback.low > test.limit or _regression_shown(test):
             return "fail"
         if test.promote.high <= test.limit:
             return "pass"
@@ -185,6 +226,15 @@ def _fmt(x: float) -> str:
 
 
 def _reason(verdict: Verdict, metric: str, bound: Bound, test: _Test, conf: Confidence) -> str:
+    worse = test.worse
+    if verdict == "fail" and not test.rollback.low > test.limit and worse is not None:
+        shown = worse.interval
+        ends = f"[{_fmt(shown.low)}, {_fmt(shown.high)}]"
+        return (
+            f"{worse.tested} {metric} {_fmt(shown.value)} in {ends}"
+            f" at {conf.rollback:.0%}: worse than the baseline, and the estimate is past"
+            f" {bound.describe()}"
+        )
     shown = test.rollback if verdict == "fail" else test.promote
     level = conf.rollback if verdict == "fail" else conf.promote
     where = {"pass": "within", "fail": "beyond", "inconclusive": "not clearly within"}[verdict]
@@ -194,7 +244,14 @@ def _reason(verdict: Verdict, metric: str, bound: Bound, test: _Test, conf: Conf
     )
 
 
-def judge(gate: Gate, bound: Bound, base: Snapshot, cand: Snapshot, conf: Confidence) -> GateResult:
+def judge(
+    gate: Gate,
+    bound: Bound,
+    base: Snapshot,
+    cand: Snapshot,
+    conf: Confidence,
+    rule: RollbackRule = "breach",
+) -> GateResult:
     """One gate under one bound, trade-off not applied."""
     metric = gate.metric
     relative = bound.kind.endswith("_to_baseline")
@@ -203,7 +260,7 @@ def judge(gate: Gate, bound: Bound, base: Snapshot, cand: Snapshot, conf: Confid
     missing = _missing(metric, bound, base, cand, gate.min_sample)
     if missing:
         return GateResult(**head, verdict="no_data", reason=missing, samples=samples)
-    test = _build_test(metric, bound, base, cand, conf)
+    test = _build_test(metric, bound, base, cand, conf, rule)
     verdict = _verdict(test)
     return GateResult(
         **head,
@@ -235,7 +292,7 @@ def _waiver(gate: Gate, base: Snapshot, cand: Snapshot, conf: Confidence) -> str
 
 def evaluate_gate(gate: Gate, plan: Plan, base: Snapshot, cand: Snapshot) -> GateResult:
     """One gate with the plan's tier and confidence, trade-off applied."""
-    result = judge(gate, gate.bound_for(plan.tier), base, cand, plan.confidence)
+    result = judge(gate, gate.bound_for(plan.tier), base, cand, plan.confidence, plan.rollback_rule)
     if result.verdict in ("fail", "inconclusive"):
         waived = _waiver(gate, base, cand, plan.confidence)
         if waived:

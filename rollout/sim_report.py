@@ -81,7 +81,7 @@ def summarise(
     if scenario.kind == "regression":
         within = sum(d <= DETECT_WITHIN for d in delays)
         met: bool | None = within >= TARGET_SHARE * n
-    else:  # A/A, or at the bound: any rollback is a false alarm
+    else:  # A/A, at or within the bound: any rollback is a false alarm
         within = n - rolled
         met = rolled / n <= MAX_FALSE_ROLLBACK if scenario.kind == "aa" else None
     return Row(
@@ -117,11 +117,12 @@ def simulate(settings: Settings) -> list[Row]:
     rows = []
     for name in settings.scenarios:
         scenario = SCENARIOS[name]
-        # Only A/A runs go the full ramp. A regression, or a candidate at a bound (it can never
-        # be shown within it, so it holds), is watched for `after_500` looks past 500 requests.
+        # A/A runs and candidates within their bounds go the full ramp. A regression, or a
+        # candidate at a bound (it can never be shown within it), is watched for `after_500`
+        # looks past 500 requests.
         aa = scenario.kind == "aa"
         runs = settings.runs if aa else settings.regression_runs
-        after = None if aa else settings.after_500
+        after = None if scenario.kind in ("aa", "within") else settings.after_500
         replayers = _replayers(settings, Horizon(settings.max_looks, after))
         for rate in settings.rates:
             streams = [

@@ -56,12 +56,13 @@ BASELINE = ArmModel()
 @dataclass(frozen=True, slots=True)
 class Scenario:
     """A named candidate against the baseline. kind: "aa" (the same arm), "regression" (worse than
-    a gate allows: should be rolled back) or "at_bound" (exactly as bad as a gate allows: the plan
-    accepts it, so a rollback is a false alarm with respect to the bound)."""
+    a gate allows: should be rolled back), "at_bound" (exactly as bad as a gate allows) or
+    "within" (half as bad as a gate allows: the plan accepts it, so a rollback is a false alarm
+    with respect to the bound; run over full ramps like A/A)."""
 
     name: str
     candidate: ArmModel
-    kind: Literal["aa", "regression", "at_bound"]
+    kind: Literal["aa", "regression", "at_bound", "within"]
     description: str = ""
 
 
@@ -93,6 +94,8 @@ def _scenarios(base: ArmModel) -> dict[str, Scenario]:
             Scenario("errors+20pp", errors(20), "regression", "error rate +20 pp"),
             Scenario("errors+1pp", errors(1), "at_bound", "error rate +1 pp: at the bound"),
             Scenario("p95+20%", slower(1.2), "at_bound", "latency x1.2: at the bound"),
+            Scenario("errors+0.5pp", errors(0.5), "within", "error rate +0.5 pp: within the bound"),
+            Scenario("p95+10%", slower(1.1), "within", "latency x1.1: within the bound"),
         )
     }
 

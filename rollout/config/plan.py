@@ -43,6 +43,7 @@ Metric = Literal[
     "disagreement_length",
     "disagreement_text",
 ]
+RollbackRule = Literal["regression", "breach"]
 BoundKind = Literal["max", "min", "max_ratio_to_baseline", "max_delta_to_baseline"]
 BOUND_KINDS: tuple[BoundKind, ...] = (
     "max",
@@ -278,6 +279,11 @@ class Plan(Strict):
     tier: Tier = "prod"
     gates: list[Gate] = list(DEFAULT_GATES)
     rollback_after: PositiveInt = 2  # consecutive failing looks of a primary gate
+    # When a relative gate fails (docs/controller.md "Verdicts"). "regression": the candidate
+    # is shown worse than the baseline at the rollback confidence and its estimate is past the
+    # bound. "breach": the whole rollback interval is past the bound (about 4x the requests to
+    # catch a regression of twice the bound; candidates at the bound are held, not rolled back).
+    rollback_rule: RollbackRule = "regression"
     confidence: Confidence = Confidence()
     catastrophe: Catastrophe = Catastrophe()
 

@@ -161,6 +161,60 @@ def test_a_result_carries_its_numbers() -> None:
     )
 
 
+ERR_RATIO = _gate(metric="error_rate", max_ratio_to_baseline=2)
+P95_RATIO = _gate(metric="latency_p95", max_ratio_to_baseline=1.2)
+JSON_DROP = _gate(metric="json_validity", max_delta_to_baseline=0.02)
+
+
+@pytest.mark.parametrize(
+    ("gate", "base", "cand", "regression", "breach"),
+    [
+        # +2 pp on 500 requests against +1 pp: shown worse, estimate past; the breach is not shown
+        (ERR_DELTA, _err(100, 10000), _err(15, 500), "fail", "inconclusive"),
+        # +0.8 pp: past nothing on the estimate, not shown worse either
+        (ERR_DELTA, _err(100, 10000), _err(9, 500), "inconclusive", "inconclusive"),
+        # +0.5 pp shown worse on 100k requests, but within the bound: a pass under both
+        (ERR_DELTA, _err(1000, 100000), _err(1500, 100000), "pass", "pass"),
+        # ratio 3.2 against 2: judged on candidate - baseline for "worse"
+        (ERR_RATIO, _err(100, 10000), _err(16, 500), "fail", "inconclusive"),
+        # p95 x1.22 on 500 calls against x1.2
+        (
+            P95_RATIO,
+            Snapshot(duration=_lat(5000, 1.0, 1)),
+            Snapshot(duration=_lat(500, 1.3, 2)),
+            "fail",
+            "inconclusive",
+        ),
+        # a breach shown fails under both (a drop of 5 pp of valid JSON against 2 pp)
+        (JSON_DROP, _json(9900, 10000), _json(470, 500), "fail", "fail"),
+    ],
+)
+def test_rollback_rules(
+    gate: Gate, base: Snapshot, cand: Snapshot, regression: str, breach: str
+) -> None:
+    got = [
+        evaluate_gate(gate, Plan(rollback_rule=rule), base, cand).verdict
+        for rule in ("regression", "breach")
+    ]
+    assert got == [regression, breach]
+
+
+def test_a_regression_says_why_it_fails() -> None:
+    result = evaluate_gate(ERR_RATIO, PLAN, _err(100, 10000), _err(16, 500))
+    assert result.reason == (
+        "candidate - baseline error_rate 0.022 in [0.006795, 0.04928] at 99%:"
+        " worse than the baseline, and the estimate is past max_ratio_to_baseline 2"
+    )
+    assert (result.candidate, result.baseline) == (0.032, 0.01)
+
+
+def test_absolute_bounds_fail_only_on_a_shown_breach() -> None:
+    # 13/200 = 6.5% against max 5%: past on the estimate, Wilson 99% low end 3.2%: no baseline
+    # to be worse than, so no regression rule
+    result = evaluate_gate(_gate(metric="error_rate", max=0.05), PLAN, Snapshot(), _err(13, 200))
+    assert result.verdict == "inconclusive"
+
+
 def test_the_plan_tier_picks_the_bound() -> None:
     gate = _gate(metric="error_rate", max=0.05, tiers={"dev": {"max": 0.2}})
     cand = _err(20, 200)  # Wilson 99% [0.0576, 0.168] is beyond 0.05; 95% [0.0657, 0.149]
