@@ -8,7 +8,9 @@ from prometheus_client import Counter, Gauge
 DROPPED = Counter(
     "llm_rollout_shadow_dropped",
     "Shadow requests not sent, by reason: queue_full (the queue was at its bound), budget (the "
-    "hourly USD budget is spent), closed (the proxy is shutting down), internal (a bug).",
+    "hourly USD budget is spent), busy (the process was above shadow.max_cpu of a core), "
+    "live_cancelled (the client left before its answer), closed (the proxy is shutting down), "
+    "internal (a bug).",
     ["rollout", "reason"],
 )
 JOBS = Counter(
@@ -22,6 +24,12 @@ BUDGET_PAUSED = Gauge(
     "1 while mirroring is paused because the rollout's shadow spend in the last hour reached its "
     "USD-per-hour budget.",
     ["rollout"],
+    multiprocess_mode="livemax",
+)
+CPU_SHARE = Gauge(
+    "llm_rollout_shadow_cpu_share",
+    "The process's CPU use (share of one core) at the last check before queueing a shadow job; "
+    "above a rollout's shadow.max_cpu its shadow jobs are dropped as busy.",
     multiprocess_mode="livemax",
 )
 COMPARISONS = Counter(

@@ -108,6 +108,8 @@ class RolloutMirror:
             "during_ramp": self.config.during_ramp,
             "queued": self.queue.queued,
             "in_flight": self.queue.in_flight,
+            "max_cpu": self.config.max_cpu,
+            "cpu_share": round(self.queue.headroom.share, 3) if self.queue.headroom else None,
             "budget": None
             if budget is None
             else {

@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Iterable
 
 from proxy.shadow.budget import HourlyBudget
+from proxy.shadow.headroom import CpuHeadroom
 from proxy.shadow.queue import ShadowQueue
 from rollout.config.shadow import Shadow
 
@@ -22,6 +23,7 @@ class ShadowResources:
         self._queues: dict[str, ShadowQueue] = {}
         self._budgets: dict[str, HourlyBudget] = {}
         self._retiring: set[asyncio.Task[None]] = set()
+        self.headroom = CpuHeadroom()  # one process, one core's worth: shared by every rollout
 
     def queue(self, rollout: str, config: Shadow) -> ShadowQueue:
         queue = self._queues.get(rollout)
@@ -29,7 +31,8 @@ class ShadowResources:
             return queue
         if queue is not None:
             self._retire(queue, config.timeout)
-        queue = self._queues[rollout] = ShadowQueue(config.max_queued, config.max_in_flight)
+        queue = ShadowQueue(config.max_queued, config.max_in_flight, self.headroom)
+        self._queues[rollout] = queue
         return queue
 
     def budget(self, rollout: str, config: Shadow) -> HourlyBudget | None:

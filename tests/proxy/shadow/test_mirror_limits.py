@@ -4,6 +4,7 @@ drop pairs (counted), and mirroring follows the rollout's state and its sample."
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
@@ -47,6 +48,10 @@ def ask(url: str, n: int, key: str = "sk-client", first: int = 0) -> None:
 
 
 def rollout_yaml(name: str, candidate: str, shadow: str, extra: str = "") -> str:
+    # The test's client, fake provider and proxy share one process, whose CPU is not the
+    # proxy's alone: no CPU ceiling unless the test sets one.
+    if "max_cpu" not in shadow:
+        shadow += ", max_cpu: 100"
     return f"""
 rollouts:
   - name: {name}
@@ -107,6 +112,26 @@ routes: [{{prefix: /v1, provider: fake}}]
         ask(served.url, 8)
         assert sample(DROPPED, rollout=name, reason="queue_full") == 5  # 1 running, 2 waiting
         wait_shadows(name, 3)
+
+
+def test_a_busy_process_drops_shadows_and_says_so(fake: RunningServer) -> None:
+    name = "busy"
+    cfg = f"""
+providers: {{fake: {{base_url: {fake.url}/v1}}}}
+routes: [{{prefix: /v1, provider: fake}}]
+""" + rollout_yaml(name, "{model: cand}", "share: 1, noise_share: 0, max_cpu: 0.000001")
+    clear(fake)
+    with serve_proxy_and_admin(cfg) as served:
+        time.sleep(0.15)  # past the first CPU sample: any work at all is above the ceiling
+        ask(served.url, 4)
+        assert sample(DROPPED, rollout=name, reason="busy") == 4
+        assert sample("llm_rollout_shadow_cpu_share") > 0.000001
+        with urllib.request.urlopen(served.admin_url + "/v1/rollouts", timeout=5) as answer:
+            (status,) = json.loads(answer.read())["rollouts"]
+    assert status["shadow"]["max_cpu"] == 0.000001
+    calls = received(fake)
+    assert len(calls) == 4  # the live calls only
+    assert not [r for r in calls if "x-llm-rollout-shadow" in r["headers"]]
 
 
 def test_a_spent_budget_pauses_mirroring(fake: RunningServer) -> None:

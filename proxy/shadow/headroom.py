@@ -1,0 +1,46 @@
+"""Shadow work runs on the process's spare CPU only: live traffic first.
+
+A mirrored request costs the proxy about as much CPU as the live one (bench/shadow_bench.py), on
+the same event loop and core. While there is room that is free; near a full core it is not: every
+live request then waits behind shadow work, and with 100% mirroring the live load a core can
+carry halves. So before a shadow job is queued, the process's CPU use over the last fraction of
+a second is read, and past the rollout's `shadow.max_cpu` (share of one core) the job is dropped
+and counted as `busy`: under load, mirroring thins out to what the spare CPU can carry, and comes
+back by itself when the load falls.
+
+The reading is lazy (no task): the first check after `period` seconds takes a new sample of
+process CPU time against the wall clock; checks in between reuse it. The sample covers the whole
+process (live, shadow, flushers, the embedded controller): what competes for the core.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from proxy.shadow.metrics import CPU_SHARE
+
+PERIOD_SECONDS = 0.1
+
+
+class CpuHeadroom:
+    def __init__(
+        self,
+        period: float = PERIOD_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        cpu: Callable[[], float] = time.process_time,
+    ) -> None:
+        self.period, self._clock, self._cpu = period, clock, cpu
+        self._at, self._cpu_at = clock(), cpu()
+        self.share = 0.0  # of one core, over the last sample
+
+    def busy(self, max_cpu: float) -> bool:
+        """Was the process above `max_cpu` of a core over the last sample?"""
+        now = self._clock()
+        elapsed = now - self._at
+        if elapsed >= self.period:
+            used = self._cpu()
+            self.share = (used - self._cpu_at) / elapsed
+            self._at, self._cpu_at = now, used
+            CPU_SHARE.set(self.share)
+        return self.share > max_cpu
