@@ -3,10 +3,10 @@
 A mirrored request costs the proxy about as much CPU as the live one (bench/shadow_bench.py), on
 the same event loop and core. While there is room that is free; near a full core it is not: every
 live request then waits behind shadow work, and with 100% mirroring the live load a core can
-carry halves. So before a shadow job is queued, the process's CPU use over the last fraction of
-a second is read, and past the rollout's `shadow.max_cpu` (share of one core) the job is dropped
-and counted as `busy`: under load, mirroring thins out to what the spare CPU can carry, and comes
-back by itself when the load falls.
+carry halves. So the process's CPU use over the last few milliseconds is read when a request is
+chosen for mirroring (proxy/shadow/mirror.py), and past the rollout's `shadow.max_cpu` (share of
+one core) the request is not mirrored and is counted as dropped, `busy`: under load, mirroring
+thins out to what the spare CPU can carry, and comes back by itself when the load falls.
 
 The reading is lazy (no task): the first check after `period` seconds takes a new sample of
 process CPU time against the wall clock; checks in between reuse it. The sample covers the whole
@@ -20,7 +20,9 @@ from collections.abc import Callable
 
 from proxy.shadow.metrics import CPU_SHARE
 
-PERIOD_SECONDS = 0.1
+# Short, so that a burst after a quiet spell is seen within a few dozen requests: the first
+# reading after idle is low, and everything chosen until the next one is mirrored.
+PERIOD_SECONDS = 0.025
 
 
 class CpuHeadroom:

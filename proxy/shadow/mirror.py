@@ -17,7 +17,7 @@ from typing import Any
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.store_guard import StoreGuard
 from proxy.exchange import ShadowTicket
-from proxy.shadow.metrics import COMPARISONS
+from proxy.shadow.metrics import COMPARISONS, DROPPED
 from proxy.shadow.resources import ShadowResources
 from proxy.shadow.send import ShadowSend
 from rollout.cohorts import bucket
@@ -50,6 +50,8 @@ class RolloutMirror:
         self.send = ShadowSend(config.timeout)
         self.queue = resources.queue(rollout.name, config)
         self.budget = resources.budget(rollout.name, config)
+        self.headroom = resources.headroom
+        self._busy = DROPPED.labels(rollout.name, "busy")
         self.redactor = Redactor(
             config.redact.patterns, config.redact.defaults, config.redact.secret_keys
         )
@@ -74,6 +76,11 @@ class RolloutMirror:
             if bucket(self.salt, subject) >= share:
                 return None
         elif random.random() >= share:
+            return None
+        # Chosen, but live traffic first: a process short of CPU mirrors nothing, and then need
+        # not capture this answer's text either.
+        if self.headroom.busy(self.config.max_cpu):
+            self._busy.inc()
             return None
         return ShadowTicket(os.urandom(8).hex(), random.random() < self.config.noise_share)
 
@@ -109,7 +116,7 @@ class RolloutMirror:
             "queued": self.queue.queued,
             "in_flight": self.queue.in_flight,
             "max_cpu": self.config.max_cpu,
-            "cpu_share": round(self.queue.headroom.share, 3) if self.queue.headroom else None,
+            "cpu_share": round(self.headroom.share, 3),
             "budget": None
             if budget is None
             else {

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from proxy.shadow.budget import HourlyBudget
-from proxy.shadow.headroom import CpuHeadroom
 from proxy.shadow.metrics import DROPPED, JOBS
 
 log = logging.getLogger(__name__)
@@ -32,17 +31,13 @@ class ShadowJob:
     run: Callable[[], Awaitable[object]]  # the shadow call and its comparison; not started yet
     timeout: float  # seconds, from when a worker starts it
     budget: HourlyBudget | None = None  # checked on submit; None: no budget
-    max_cpu: float = float("inf")  # checked on submit against the queue's headroom
 
 
 class ShadowQueue:
-    def __init__(
-        self, max_queued: int, max_in_flight: int, headroom: CpuHeadroom | None = None
-    ) -> None:
+    def __init__(self, max_queued: int, max_in_flight: int) -> None:
         if max_queued < 1 or max_in_flight < 1:
             raise ValueError("max_queued and max_in_flight must be at least 1")
         self.max_in_flight = max_in_flight
-        self.headroom = headroom
         self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(max_queued)
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
@@ -77,8 +72,6 @@ class ShadowQueue:
             return "closed"
         if job.budget is not None and not job.budget.allow():
             return "budget"
-        if self.headroom is not None and self.headroom.busy(job.max_cpu):
-            return "busy"
         return None
 
     def _start_workers(self) -> None:

@@ -1,4 +1,5 @@
-"""The long-lived parts of shadow traffic, per rollout: its queue and its hourly budget.
+"""The long-lived parts of shadow traffic, per rollout: its queue and its hourly budget; and the
+process's CPU reading that every rollout's sampling checks (proxy/shadow/headroom.py).
 
 Everything else about a rollout's mirroring (RolloutMirror: share, salt, redaction...) is built
 with each config generation. The queue and the budget outlive config reloads: a reload that keeps
@@ -31,8 +32,7 @@ class ShadowResources:
             return queue
         if queue is not None:
             self._retire(queue, config.timeout)
-        queue = ShadowQueue(config.max_queued, config.max_in_flight, self.headroom)
-        self._queues[rollout] = queue
+        queue = self._queues[rollout] = ShadowQueue(config.max_queued, config.max_in_flight)
         return queue
 
     def budget(self, rollout: str, config: Shadow) -> HourlyBudget | None:

@@ -1,6 +1,6 @@
 """Hand a chosen live request to its rollout's shadow queue: the last stage, after the client
-has its whole answer. `submit` never waits and never raises; a full queue, a spent budget or a
-process above its CPU ceiling drops the pair and counts it (llm_rollout_shadow_dropped_total)."""
+has its whole answer. `submit` never waits and never raises; a full queue or a spent budget
+drops the pair and counts it (llm_rollout_shadow_dropped_total)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,5 @@ class Mirror:
         mirror = self.mirrors[ex.rollout]
         run = partial(run_pair, mirror, self.stages, ex)
         timeout = mirror.config.timeout + JOB_GRACE_SECONDS
-        job = ShadowJob(ex.rollout, run, timeout, mirror.budget, mirror.config.max_cpu)
-        if mirror.queue.submit(job):
+        if mirror.queue.submit(ShadowJob(ex.rollout, run, timeout, mirror.budget)):
             log.debug("shadow pair %s: %s mirrored to the candidate", ticket.pair_id, ex.rollout)
