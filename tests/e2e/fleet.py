@@ -9,8 +9,10 @@ SDK reads as the answer's model is therefore the arm that served it.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
 from rollout.cohorts import bucket
 from tests.support.proxy_process import ProxyProcess, start_proxy_process, stop_process
+from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer, free_port, serve_in_thread
 from tests.support.subject_load import Ask
 
@@ -29,11 +32,18 @@ ENV = {"LLM_ROLLOUT_ADMIN_TOKEN": TOKEN}
 _REPO = Path(__file__).resolve().parents[2]
 
 STAGES = (10, 50, 100)
-# Short stages: every look is 1 s apart and a stage needs 2 s and 40 candidate calls.
-PLAN = (
-    f"automatic: true, stages: {list(STAGES)}, min_duration: 2, min_requests: 40,"
-    " evaluation_interval: 1, bake_time: 2, rollback_after: 2"
-)
+
+
+def plan(stages: str = str(list(STAGES))) -> str:
+    """An automatic plan's fields in YAML flow style, with `stages` (a YAML flow list). Short
+    stages: every look is 1 s apart and a stage needs 2 s and 40 candidate calls."""
+    return (
+        f"automatic: true, stages: {stages}, min_duration: 2, min_requests: 40,"
+        " evaluation_interval: 1, bake_time: 2, rollback_after: 2"
+    )
+
+
+PLAN = plan()
 # Every baseline call mirrored (half with a second baseline call for the noise), 2 s and 40
 # shadow calls of shadow phase before the ramp.
 SHADOW = "\n    shadow: {share: 1, per: request, noise_share: 0.5, max_cpu: 100}"
@@ -52,6 +62,7 @@ class Case:
     stream: bool = False
     json: bool = False
     shadow: bool = False  # mirror to the candidate in a shadow phase before the ramp
+    plan: str = PLAN  # the plan's fields, gates and shadow phase left out
 
     @property
     def baseline(self) -> str:
@@ -73,7 +84,7 @@ class Case:
     models: [{self.baseline}]
     subject: [header:x-user-id]
     candidate: {{model: {self.candidate}}}{shadow}
-    plan: {{{PLAN}{phase}, gates: {self.gates}}}"""
+    plan: {{{self.plan}{phase}, gates: {self.gates}}}"""
 
 
 GOOD = Case(
@@ -154,6 +165,12 @@ def candidates_at(rollout: str, subjects: Sequence[str], weight: float) -> set[s
 class ControllerProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
+    config_path: Path
+    admin_port: int
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -164,23 +181,42 @@ CONTROLLER_ARGV = [sys.executable, "-m", "rollout.cli", "controller"]
 
 def start_controller_process(config: Path) -> ControllerProcess:
     """`rollout controller --config FILE`, its output in a log next to the config."""
-    log_path = config.with_suffix(".log")
+    log_path, admin_port = config.with_suffix(".log"), free_port()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             # Its own free admin port: the config's default (9090) may be taken on this host.
-            [*CONTROLLER_ARGV, "--config", str(config), "--admin-port", str(free_port())],
+            [*CONTROLLER_ARGV, "--config", str(config), "--admin-port", str(admin_port)],
             cwd=_REPO,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return ControllerProcess(process, log_path)
+    return ControllerProcess(process, log_path, config, admin_port)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Write `text` to a new file next to `path` and rename it over `path`, as a ConfigMap
+    update swaps its files: a reader sees the old content or the new, never half of it."""
+    staged = path.with_name(f".{path.name}.new")
+    staged.write_text(text)
+    os.replace(staged, path)
+
+
+@dataclass(frozen=True)
+class Member:
+    """Where to read one process of the fleet from outside."""
+
+    admin_url: str  # GET /v1/config, /metrics
+    config_path: Path  # the file it follows
+    log_path: Path
 
 
 @dataclass
 class Fleet:
     replicas: list[ProxyProcess]
     controller: ControllerProcess | None
+    fake: RunningServer
+    store: str  # the config's store section
 
     @property
     def urls(self) -> list[str]:
@@ -190,6 +226,26 @@ class Fleet:
         """Every process that runs a controller."""
         found = {r.process.pid for r in self.replicas}
         return found | ({self.controller.process.pid} if self.controller else set())
+
+    def members(self) -> dict[int, Member]:
+        """Every process (the replicas, then the controller process), by pid."""
+        found = {
+            r.process.pid: Member(r.admin_url, r.config_path, r.log_path) for r in self.replicas
+        }
+        if (c := self.controller) is not None:
+            found[c.process.pid] = Member(c.admin_url, c.config_path, c.log_path)
+        return found
+
+    def rewrite(self, cases: Sequence[Case]) -> None:
+        """Edit the config as an operator would: the config of `cases` replaces every process's
+        file, one atomic swap each. The files differ only in what the helper put on top of a
+        replica's (its own listen and admin ports: one host, one port each), so the rollouts
+        they hold are the same, as each pod's copy of one ConfigMap is."""
+        yaml = config_yaml(self.fake, self.store, cases)
+        for replica in self.replicas:
+            replace_file(replica.config_path, replica.header + yaml)
+        if self.controller is not None:
+            replace_file(self.controller.config_path, yaml)
 
 
 @contextmanager
@@ -211,4 +267,16 @@ def start_fleet(
             path.write_text(yaml)
             controller = start_controller_process(path)
             stack.callback(controller.stop)
-        yield Fleet(replicas, controller)
+        yield Fleet(replicas, controller, fake, store)
+
+
+@contextmanager
+def redis_fleet(
+    redis: RedisServer, cases: Sequence[Case], directory: Path, standalone: bool
+) -> Iterator[Fleet]:
+    """`start_fleet` on `redis`, under a key prefix of its own, with 1 s metric buckets, in
+    front of a fake provider that plays the `cases`."""
+    prefix = f"e2e-{uuid.uuid4().hex[:8]}:"
+    store = f'{{redis_url: "{redis.url}", key_prefix: "{prefix}", window_bucket_seconds: 1}}'
+    with fake_provider(cases) as fake, start_fleet(fake, store, cases, directory, standalone) as f:
+        yield f

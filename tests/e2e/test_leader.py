@@ -6,13 +6,12 @@ and the ramp goes on from 50%: no stage entered twice, no stage clock restarted.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.fleet import HANDOVER, Fleet, fake_provider, start_fleet, subjects_by_stage
+from tests.e2e.fleet import HANDOVER, Fleet, redis_fleet, subjects_by_stage
 from tests.e2e.watch import (
     assert_one_writer,
     audit,
@@ -27,12 +26,7 @@ from tests.support.subject_load import SubjectLoad
 
 @pytest.fixture
 def fleet(redis_server: RedisServer, tmp_path: Path) -> Iterator[Fleet]:
-    prefix = f"e2e-{uuid.uuid4().hex[:8]}:"
-    store = f'{{redis_url: "{redis_server.url}", key_prefix: "{prefix}", window_bucket_seconds: 1}}'
-    with (
-        fake_provider([HANDOVER]) as fake,
-        start_fleet(fake, store, [HANDOVER], tmp_path, standalone=False) as fleet,
-    ):
+    with redis_fleet(redis_server, [HANDOVER], tmp_path, standalone=False) as fleet:
         yield fleet
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,8 +27,7 @@ from tests.e2e.fleet import (
     Case,
     Fleet,
     candidates_at,
-    fake_provider,
-    start_fleet,
+    redis_fleet,
     subjects_by_stage,
 )
 from tests.e2e.watch import (
@@ -53,10 +51,8 @@ TOKEN_NAME = "admin"  # how the audit names the holder of LLM_ROLLOUT_ADMIN_TOKE
 @pytest.fixture(scope="module")
 def fleet(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     cases = (GOOD, APPROVAL, SHADOWED, *BAD)
-    prefix = f"e2e-{uuid.uuid4().hex[:8]}:"
-    store = f'{{redis_url: "{redis_server.url}", key_prefix: "{prefix}", window_bucket_seconds: 1}}'
     directory = tmp_path_factory.mktemp("fleet")
-    with fake_provider(cases) as fake, start_fleet(fake, store, cases, directory, True) as fleet:
+    with redis_fleet(redis_server, cases, directory, standalone=True) as fleet:
         yield fleet
         for replica in fleet.replicas:
             replica.assert_alive()

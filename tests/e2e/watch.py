@@ -1,5 +1,5 @@
-"""Watching an end-to-end rollout from outside, as an operator would: its phase and audit log
-through the admin API, and which arm each replica served from the answers' model."""
+"""Watching an end-to-end rollout from outside, as an operator would: its phase, audit log and
+config through the admin API, and which arm each replica served from the answers' model."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import time
 from collections.abc import Collection, Sequence
 from typing import Any
 
+import aiohttp
+
 from tests.support.proxy_process import ProxyProcess, admin_call, rollout_state
 from tests.support.subject_load import Answer
 
@@ -16,6 +18,13 @@ from tests.support.subject_load import Answer
 async def audit(proc: ProxyProcess, rollout: str) -> list[dict[str, Any]]:
     """The rollout's audit entries, oldest first."""
     return (await admin_call("", proc, f"/v1/audit?rollout={rollout}&limit=1000"))["entries"]
+
+
+async def config_status(admin_url: str) -> dict[str, Any]:
+    """What a process's GET /v1/config answers: the config hash it runs, its last reload."""
+    async with aiohttp.ClientSession() as http, http.get(admin_url + "/v1/config") as response:
+        assert response.status == 200, await response.text()
+        return await response.json()
 
 
 def story(entries: Sequence[dict[str, Any]]) -> list[str]:
