@@ -8,6 +8,13 @@ chosen for mirroring (proxy/shadow/mirror.py), and past the rollout's `shadow.ma
 one core) the request is not mirrored and is counted as dropped, `busy`: under load, mirroring
 thins out to what the spare CPU can carry, and comes back by itself when the load falls.
 
+After a quiet spell (no request chosen for 4 periods) or a busy sample, mirroring restarts
+slowly, as TCP's congestion window does after idle: one request in the next period, then twice
+as many each period the process stays below the ceiling. The first reading after a quiet spell
+is low whatever load has just arrived, and without this every request chosen in that period
+was mirrored (bench: about 150 at each start of a 1280 req/s load, and their shadow work landed
+together 100 ms later).
+
 The reading is lazy (no task): the first check after `period` seconds takes a new sample of
 process CPU time against the wall clock; checks in between reuse it. The sample covers the whole
 process (live, shadow, flushers, the embedded controller): what competes for the core. Busy is
@@ -30,6 +37,9 @@ from proxy.shadow.metrics import CPU_SHARE
 # reading after idle is low, and everything chosen until the next one is mirrored.
 PERIOD_SECONDS = 0.025
 SMOOTHING_SECONDS = 0.2
+# No request chosen for this many periods: a quiet spell, after which mirroring starts slowly.
+QUIET_PERIODS = 4
+MAX_ALLOWANCE = 1 << 20
 
 
 class CpuHeadroom:
@@ -44,16 +54,36 @@ class CpuHeadroom:
         self._at, self._cpu_at = clock(), cpu()
         self.share = 0.0  # of one core, over the last sample
         self.average = 0.0  # of one core, moving average of the samples
+        self.busy = False  # at the last sample
+        self.allowance = 1  # requests the current period may mirror (slow start)
+        self._left = 1
 
-    def busy(self, max_cpu: float) -> bool:
-        """Was the process above `max_cpu` of a core, over the last sample or on average?"""
+    def admit(self, max_cpu: float) -> bool:
+        """May one more request be mirrored now? Not while the process is above `max_cpu` of a
+        core (on the last sample or on average), nor beyond the period's allowance."""
+        if max_cpu >= 1.0:  # no ceiling: the check is off
+            return True
         now = self._clock()
         elapsed = now - self._at
         if elapsed >= self.period:
-            used = self._cpu()
-            self.share = (used - self._cpu_at) / elapsed
-            weight = 1.0 - math.exp(-elapsed / self.smoothing)  # a long quiet spell: all new
-            self.average += weight * (self.share - self.average)
-            self._at, self._cpu_at = now, used
-            CPU_SHARE.set(max(self.share, self.average))
-        return self.share > max_cpu or self.average > max_cpu
+            self._sample(now, elapsed, max_cpu)
+        if self.busy or self._left <= 0:
+            return False
+        self._left -= 1
+        return True
+
+    def _sample(self, now: float, elapsed: float, max_cpu: float) -> None:
+        used = self._cpu()
+        self.share = (used - self._cpu_at) / elapsed
+        weight = 1.0 - math.exp(-elapsed / self.smoothing)  # a long quiet spell: all new
+        self.average += weight * (self.share - self.average)
+        self._at, self._cpu_at = now, used
+        self.busy = self.share > max_cpu or self.average > max_cpu
+        # Slow start, as TCP after idle: a reading lags the load by a period, so after a quiet
+        # spell or a busy period only one request may be mirrored, then twice as many each
+        # period the process stays below the ceiling (a full core's worth within ~0.2 s).
+        quiet = elapsed > QUIET_PERIODS * self.period
+        grown = min(self.allowance * 2, MAX_ALLOWANCE)
+        self.allowance = 1 if quiet or self.busy else grown
+        self._left = self.allowance
+        CPU_SHARE.set(max(self.share, self.average))

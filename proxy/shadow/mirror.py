@@ -79,7 +79,7 @@ class RolloutMirror:
             return None
         # Chosen, but live traffic first: a process short of CPU mirrors nothing, and then need
         # not capture this answer's text either.
-        if self.headroom.busy(self.config.max_cpu):
+        if not self.headroom.admit(self.config.max_cpu):
             self._busy.inc()
             return None
         return ShadowTicket(os.urandom(8).hex(), random.random() < self.config.noise_share)

@@ -60,10 +60,9 @@ class Shadow(Strict):
     usd_per_hour: PositiveFloat | None = None  # shadow spend cap; None: no cap
     max_queued: PositiveInt = 256  # shadow jobs waiting; more are dropped and counted
     max_in_flight: PositiveInt = 16  # shadow jobs running at once
-    # Mirror only while the process used at most this share of one core over the last 0.1 s:
-    # shadow work takes the spare CPU, never the live requests' (proxy/shadow/headroom.py).
-    # Above 1 (e.g. 2) never drops for CPU.
-    max_cpu: PositiveFloat = 0.6
+    # Mirror only while the process uses at most this share of one core: shadow work takes the
+    # spare CPU, never the live requests' (proxy/shadow/headroom.py). 1: no check at all.
+    max_cpu: float = Field(default=0.6, gt=0.0, le=1.0)
     pairs: PairSampling = PairSampling()
     redact: Redaction = Redaction()
     compare: Comparison = Comparison()

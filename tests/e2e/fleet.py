@@ -46,7 +46,7 @@ def plan(stages: str = str(list(STAGES))) -> str:
 PLAN = plan()
 # Every baseline call mirrored (half with a second baseline call for the noise), 2 s and 40
 # shadow calls of shadow phase before the ramp.
-SHADOW = "\n    shadow: {share: 1, per: request, noise_share: 0.5, max_cpu: 100}"
+SHADOW = "\n    shadow: {share: 1, per: request, noise_share: 0.5, max_cpu: 1}"
 SHADOW_PHASE = "{duration: 2, min_requests: 40}"
 ERRORS = "{metric: error_rate, max_delta_to_baseline: 0.1, min_sample: 40}"
 REFUSALS = "{metric: refusal_rate, max_delta_to_baseline: 0.1, min_sample: 40, class: %s}"

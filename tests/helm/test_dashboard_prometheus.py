@@ -78,7 +78,7 @@ rollouts:
     models: [gpt-4o-mini]
     weight: 0.5
     candidate: {{model: gpt-4o, prompt: {{text: "Answer briefly."}}}}
-    shadow: {{share: 1, per: request, noise_share: 0.5, during_ramp: true, max_cpu: 100}}
+    shadow: {{share: 1, per: request, noise_share: 0.5, during_ramp: true, max_cpu: 1}}
     plan:
       automatic: true
       stages: [50, 100]

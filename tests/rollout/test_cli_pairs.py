@@ -29,7 +29,7 @@ routes: [{{prefix: /v1, provider: fake}}]
 rollouts:
   - name: {NAME}
     candidate: {{model: cand, prompt: {{text: "Answer in French."}}}}
-    shadow: {{share: 1, per: request, noise_share: 1, pairs: {{sample: 1}}, max_cpu: 100}}
+    shadow: {{share: 1, per: request, noise_share: 1, pairs: {{sample: 1}}, max_cpu: 1}}
 """
         with serve_proxy_and_admin(config) as served:
             client = openai.OpenAI(base_url=served.url + "/v1", api_key="k", max_retries=0)

@@ -53,7 +53,7 @@ rollouts:
   - name: {name}
     subject: [body:user]
     candidate: {candidate}
-    shadow: {{share: 1.0, noise_share: 0, timeout: 1, pairs: {{sample: 1}}, max_cpu: 100{shadow}}}
+    shadow: {{share: 1.0, noise_share: 0, timeout: 1, pairs: {{sample: 1}}, max_cpu: 1{shadow}}}
 """
 
 

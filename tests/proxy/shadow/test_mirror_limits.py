@@ -51,7 +51,7 @@ def rollout_yaml(name: str, candidate: str, shadow: str, extra: str = "") -> str
     # The test's client, fake provider and proxy share one process, whose CPU is not the
     # proxy's alone: no CPU ceiling unless the test sets one.
     if "max_cpu" not in shadow:
-        shadow += ", max_cpu: 100"
+        shadow += ", max_cpu: 1"
     return f"""
 rollouts:
   - name: {name}

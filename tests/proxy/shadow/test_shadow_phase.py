@@ -33,7 +33,7 @@ store: {{window_bucket_seconds: 1}}
 rollouts:
   - name: {name}
     candidate: {{model: {candidate}}}
-    shadow: {{share: 1, per: request, noise_share: 1, max_cpu: 100}}
+    shadow: {{share: 1, per: request, noise_share: 1, max_cpu: 1}}
     plan:
       automatic: true
       evaluation_interval: 1

@@ -65,12 +65,15 @@ def test_prompt_file_is_read_relative_to_the_config_and_changes_the_version(
             ],
         ),
         (
-            "rollouts: [{name: r, candidate: {model: m}, shadow: {share: 2, per: user}}]",
+            "rollouts: [{name: r, candidate: {model: m}, shadow: {share: 2, per: user,"
+            " max_cpu: 2}}]",
             [
                 "bad.yaml: rollouts[0].shadow.share: Input should be less than or equal to 1"
                 " (got 2)",
                 "bad.yaml: rollouts[0].shadow.per: Input should be 'subject' or 'request'"
                 " (got 'user')",
+                "bad.yaml: rollouts[0].shadow.max_cpu: Input should be less than or equal to 1"
+                " (got 2)",
             ],
         ),
         (
