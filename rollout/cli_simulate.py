@@ -75,6 +75,7 @@ def add_simulate_command(sub: Any) -> None:
     )
     sim.add_argument("--rollback-confidence", type=float, help="override the plan's (0.99)")
     sim.add_argument("--rollback-after", type=_positive, help="override the plan's (2)")
+    sim.add_argument("--regression-confidence", type=float, help="override the plan's (0.999)")
     sim.add_argument(
         "--rollback-rule",
         choices=("regression", "breach"),
@@ -120,11 +121,14 @@ def _settings(args: argparse.Namespace) -> Any:
 
     plan = default_plan()
     overrides: dict[str, Any] = {}
+    confidence = plan.confidence.model_dump()
     if args.rollback_confidence is not None:
-        overrides["confidence"] = {
-            "promote": min(plan.confidence.promote, args.rollback_confidence),
-            "rollback": args.rollback_confidence,
-        }
+        confidence["promote"] = min(plan.confidence.promote, args.rollback_confidence)
+        confidence["rollback"] = args.rollback_confidence
+    if args.regression_confidence is not None:
+        confidence["regression"] = args.regression_confidence
+    if confidence != plan.confidence.model_dump():
+        overrides["confidence"] = confidence
     if args.rollback_after is not None:
         overrides["rollback_after"] = args.rollback_after
     if args.rollback_rule is not None:
@@ -238,7 +242,7 @@ def _footer(settings: Any, seconds: float) -> str:
         " minutes per run."
         f"\nplan: stages {', '.join(f'{s.percent:g}%' for s in plan.stages)},"
         f" interval {plan.evaluation_interval:g}s,"
-        f" rollback ({plan.rollback_rule}) at {plan.confidence.rollback:g} after"
-        f" {plan.rollback_after} looks;"
+        f" rollback after {plan.rollback_after} looks ({plan.rollback_rule}: breach at"
+        f" {plan.confidence.rollback:g}, worse at {plan.confidence.regression:g});"
         f" seed {settings.seed}; {seconds:.0f}s."
     )

@@ -164,13 +164,7 @@ def _build_test(
     ratio_as_excess = bound.kind == "max_ratio_to_baseline" and METRICS[metric].kind == "proportion"
     worse = None
     if rule == "regression" and bound.kind.endswith("_to_baseline"):
-        worse = _Worse(tested, rollback, 1.0 if bound.kind == "max_ratio_to_baseline" else 0.0)
-        if ratio_as_excess:  # the interval tested is p_c - r·p_b: the change is p_c - p_b
-            c, b = _proportion(metric, cand), _proportion(metric, base)
-            if METRICS[metric].better == "higher":  # worse is a drop
-                worse = _Worse("baseline - candidate", mover_difference(b, c, conf.rollback), 0.0)
-            else:
-                worse = _Worse("candidate - baseline", mover_difference(c, b, conf.rollback), 0.0)
+        worse = _worse(metric, bound, base, cand, conf.regression, tested)
     return _Test(
         tested=tested,
         promote=promote,
@@ -179,6 +173,24 @@ def _build_test(
         bad_above=bound.kind != "min",
         worse=worse,
     )
+
+
+def _worse(
+    metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: float, tested: str
+) -> _Worse:
+    """The candidate's change from the baseline at `level`, for "shown worse"."""
+    if bound.kind == "max_ratio_to_baseline" and METRICS[metric].kind == "proportion":
+        # the interval tested is p_c - r·p_b: the change is p_c - p_b
+        c, b = _proportion(metric, cand), _proportion(metric, base)
+        if METRICS[metric].better == "higher":  # worse is a drop
+            return _Worse("baseline - candidate", mover_difference(b, c, level), 0.0)
+        return _Worse("candidate - baseline", mover_difference(c, b, level), 0.0)
+    _, interval = _interval(metric, bound, base, cand, level)
+    return _Worse(tested, interval, 1.0 if bound.kind == "max_ratio_to_baseline" else 0.0)
+
+
+def _level(confidence: float) -> str:
+    return f"{confidence * 100:.4g}%"
 
 
 def _regression_shown(test: _Test) -> bool:
@@ -232,7 +244,7 @@ def _reason(verdict: Verdict, metric: str, bound: Bound, test: _Test, conf: Conf
         ends = f"[{_fmt(shown.low)}, {_fmt(shown.high)}]"
         return (
             f"{worse.tested} {metric} {_fmt(shown.value)} in {ends}"
-            f" at {conf.rollback:.0%}: worse than the baseline, and the estimate is past"
+            f" at {_level(conf.regression)}: worse than the baseline, and the estimate is past"
             f" {bound.describe()}"
         )
     shown = test.rollback if verdict == "fail" else test.promote
@@ -240,7 +252,7 @@ def _reason(verdict: Verdict, metric: str, bound: Bound, test: _Test, conf: Conf
     where = {"pass": "within", "fail": "beyond", "inconclusive": "not clearly within"}[verdict]
     return (
         f"{test.tested} {metric} {_fmt(shown.value)} in [{_fmt(shown.low)}, {_fmt(shown.high)}]"
-        f" at {level:.0%}: {where} {bound.describe()}"
+        f" at {_level(level)}: {where} {bound.describe()}"
     )
 
 

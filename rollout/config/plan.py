@@ -246,6 +246,10 @@ class Confidence(Strict):
 
     promote: float = Field(default=0.95, gt=0.5, lt=1.0)
     rollback: float = Field(default=0.99, gt=0.5, lt=1.0)
+    # "Shown worse than the baseline" under rollback_rule: regression. Stricter than rollback:
+    # it is tested against no change, which a candidate as good as the baseline sits on, look
+    # after look (docs/controller.md, "Simulation").
+    regression: float = Field(default=0.999, gt=0.5, lt=1.0)
 
     @model_validator(mode="after")
     def _rollback_stricter(self) -> Confidence:

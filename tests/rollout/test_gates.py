@@ -202,7 +202,7 @@ def test_rollback_rules(
 def test_a_regression_says_why_it_fails() -> None:
     result = evaluate_gate(ERR_RATIO, PLAN, _err(100, 10000), _err(16, 500))
     assert result.reason == (
-        "candidate - baseline error_rate 0.022 in [0.006795, 0.04928] at 99%:"
+        "candidate - baseline error_rate 0.022 in [0.004027, 0.0595] at 99.9%:"
         " worse than the baseline, and the estimate is past max_ratio_to_baseline 2"
     )
     assert (result.candidate, result.baseline) == (0.032, 0.01)
