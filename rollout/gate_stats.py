@@ -73,13 +73,38 @@ def wilson(hits: int, trials: int, confidence: float) -> Interval:
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
 
 
+def wilson_cc(hits: int, trials: int, confidence: float) -> Interval:
+    """Wilson score interval with continuity correction (Newcombe 1998, method 4). Wider than
+    Wilson's by about 1/(2n) on each side; at a few hits Wilson's low end is too high (at 1% and
+    100 trials, 99.9% Wilson puts it above the truth 0.34% of the time, not 0.05%), which a
+    test against "no change", looked at again and again, turns into false alarms."""
+    if trials <= 0 or not 0 <= hits <= trials:
+        raise ValueError(f"need 0 <= hits <= trials and trials > 0, got {hits}/{trials}")
+    z, n = z_value(confidence), trials
+    p, z2 = hits / n, z * z
+    low, high = 0.0, 1.0
+    if hits > 0:
+        low = 2 * n * p + z2 - 1 - z * math.sqrt(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1))
+        low /= 2 * (n + z2)
+    if hits < n:
+        high = 2 * n * p + z2 + 1 + z * math.sqrt(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1))
+        high /= 2 * (n + z2)
+    return Interval(p, max(0.0, low), min(1.0, high))
+
+
 def mover_difference(
-    cand: tuple[int, int], base: tuple[int, int], confidence: float, ratio: float = 1.0
+    cand: tuple[int, int],
+    base: tuple[int, int],
+    confidence: float,
+    ratio: float = 1.0,
+    corrected: bool = False,
 ) -> Interval:
-    """Interval for p_c - ratio·p_b from (hits, trials) of each arm (MOVER with Wilson limits).
-    ratio = 1: Newcombe's hybrid score interval for the difference of two proportions."""
-    c = wilson(*cand, confidence)
-    b = wilson(*base, confidence)
+    """Interval for p_c - ratio·p_b from (hits, trials) of each arm (MOVER with Wilson limits,
+    continuity-corrected with `corrected`). ratio = 1: Newcombe's hybrid score interval for the
+    difference of two proportions (methods 10 and 11)."""
+    arm = wilson_cc if corrected else wilson
+    c = arm(*cand, confidence)
+    b = arm(*base, confidence)
     d = c.value - ratio * b.value
     low = d - math.hypot(c.value - c.low, ratio * (b.high - b.value))
     high = d + math.hypot(c.high - c.value, ratio * (b.value - b.low))

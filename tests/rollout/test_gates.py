@@ -200,9 +200,10 @@ def test_rollback_rules(
 
 
 def test_a_regression_says_why_it_fails() -> None:
-    result = evaluate_gate(ERR_RATIO, PLAN, _err(100, 10000), _err(16, 500))
+    plan = Plan(rollback_rule="regression")
+    result = evaluate_gate(ERR_RATIO, plan, _err(100, 10000), _err(16, 500))
     assert result.reason == (
-        "candidate - baseline error_rate 0.022 in [0.004027, 0.0595] at 99.9%:"
+        "candidate - baseline error_rate 0.022 in [0.003406, 0.06083] at 99.9%:"
         " worse than the baseline, and the estimate is past max_ratio_to_baseline 2"
     )
     assert (result.candidate, result.baseline) == (0.032, 0.01)
