@@ -4,11 +4,11 @@ Every gate reduces to a tested quantity with an interval and a limit it must sta
 `min`, above). The verdict:
 - no_data: either side below the gate's min_sample (no traffic is never a pass);
 - fail: the interval at the ROLLBACK confidence lies entirely beyond the limit; or, for a bound
-  relative to the baseline under the plan's `rollback_rule: regression` (the default), the
-  candidate is shown worse than the baseline at the ROLLBACK confidence (its change's interval
-  excludes "no change") and its estimate is past the limit. The second rule catches a regression
-  of twice the bound at about a quarter of the requests the first needs (docs/controller.md,
-  "Simulation"); candidates that sit at their bound are rolled back rather than held;
+  relative to the baseline under the plan's `rollback_rule: regression` (opt-in), the candidate
+  is shown worse than the baseline at the REGRESSION confidence (its change's interval excludes
+  "no change") and its estimate is past the limit. The second rule catches a regression of twice
+  the bound at about a third of the requests, but rolls back 2-4% of candidates as good as the
+  baseline where the first rolls back none (docs/controller.md, "Simulation");
 - pass: the interval at the PROMOTE confidence lies entirely within the limit;
 - inconclusive: anything else (the controller holds and looks again).
 The rollback level is the stricter one, and decide() also wants several failing looks in a row,
@@ -65,8 +65,8 @@ class GateResult:
 
 @dataclass(frozen=True, slots=True)
 class _Worse:
-    """The candidate's change from the baseline at the rollback confidence, and the value that
-    means no change: what "shown worse than the baseline" is judged on."""
+    """The candidate's change from the baseline at the regression confidence, and the value
+    that means no change: what "shown worse than the baseline" is judged on."""
 
     tested: str
     interval: Interval
@@ -185,8 +185,10 @@ def _worse(
         # tested is p_c - r·p_b: the change is p_c - p_b all the same.
         c, b = _proportion(metric, cand), _proportion(metric, base)
         if METRICS[metric].better == "higher":  # worse is a drop
-            return _Worse("baseline - candidate", mover_difference(b, c, level, corrected=True), 0)
-        return _Worse("candidate - baseline", mover_difference(c, b, level, corrected=True), 0.0)
+            tested, c, b = "baseline - candidate", b, c
+        else:
+            tested = "candidate - baseline"
+        return _Worse(tested, mover_difference(c, b, level, corrected=True), 0.0)
     _, interval = _interval(metric, bound, base, cand, level)
     return _Worse(tested, interval, 1.0 if bound.kind == "max_ratio_to_baseline" else 0.0)
 
