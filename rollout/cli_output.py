@@ -99,13 +99,18 @@ _CONTROLLER_ONLY = ("stage", "since", "awaiting", "accepted")
 
 
 def shadow_summary(shadow: dict[str, Any]) -> str:
-    """`mirroring 10% per subject, noise 10%; queue 0 waiting, 2 running; $0.41 of $5/h`."""
+    """`mirroring 10% per subject, noise 10%; queue 0 waiting, 2 running; CPU 45% of 60%;
+    $0.41 of $5/h`."""
     state = "mirroring" if shadow.get("active") else "not mirroring (weight > 0, killed or ended)"
     parts = [
         f"{state} {shadow.get('share', 0) * 100:g}% per {shadow.get('per')},"
         f" noise {shadow.get('noise_share', 0) * 100:g}%",
         f"queue {shadow.get('queued')} waiting, {shadow.get('in_flight')} running",
     ]
+    max_cpu, cpu = shadow.get("max_cpu"), shadow.get("cpu_share")
+    if max_cpu is not None and max_cpu < 1 and cpu is not None:  # 1: no CPU check
+        busy = ", BUSY: not mirroring" if cpu > max_cpu else ""
+        parts.append(f"CPU {cpu * 100:.0f}% of {max_cpu * 100:g}%{busy}")
     budget = shadow.get("budget")
     if budget:
         paused = ", PAUSED" if budget.get("paused") else ""

@@ -227,6 +227,13 @@ SHADOW = Row(
             [(sum_rate("reason", "llm_rollout_shadow_dropped_total", ROLLOUT), "{{reason}}")],
         ),
         Panel(
+            "Proxy CPU read by the shadow check",
+            "percentunit",
+            [("max by (instance) (llm_rollout_shadow_cpu_share)", "{{instance}}")],
+            "Per proxy process: above a rollout's shadow.max_cpu, its requests are not mirrored"
+            " (dropped as busy): live traffic first.",
+        ),
+        Panel(
             "Shadow budget paused",
             "none",
             [(f"max(llm_rollout_shadow_budget_paused{{{ROLLOUT}}})", "paused")],
