@@ -172,6 +172,7 @@ class Proxy:
         if self.controller is not None:
             self.controller.rollouts = rollouts
             self.controller.config_hash = config_hash(self.config)
+            self.controller.config_time = self.config.file_time
 
     @property
     def ready(self) -> bool:

@@ -57,6 +57,7 @@ class ControllerConfig:
     async def _apply(self, new: Config) -> None:
         self.controller.rollouts = new.rollouts
         self.controller.config_hash = config_hash(new)
+        self.controller.config_time = new.file_time
 
     async def reload_everywhere(self, trigger: str) -> ReloadResult:
         return await self.reloader.reload(trigger)  # one process: here is everywhere
@@ -86,7 +87,7 @@ async def run_controller(config: Config, path: str, interval: float, admin: Admi
     controller = Controller(
         store, config.rollouts, bucket_seconds=config.store.window_bucket_seconds
     )
-    controller.config_hash = config_hash(config)
+    controller.config_hash, controller.config_time = config_hash(config), config.file_time
     live = ControllerConfig(controller, path, config)
     try:
         runner = await _serve_admin(build_controller_admin_app(store, live, admin), admin)

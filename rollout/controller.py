@@ -32,7 +32,7 @@ from rollout.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.errors import StoreError
 from rollout.live_state import state_key
 from rollout.operations import ChangeConflict
-from rollout.plan_audit import note_plan, remember_plan
+from rollout.plan_audit import StaleConfig, note_plan, remember_plan
 from rollout.snapshot import WindowSnapshot, window_snapshot
 from rollout.store import Store
 from rollout.subject_counts import candidate_subjects
@@ -64,6 +64,7 @@ class Controller:
         # Replace these attributes to swap in a reloaded config: the next step uses them.
         self.rollouts: Sequence[Rollout] = rollouts_config
         self.config_hash: str | None = None  # recorded in the audit entries
+        self.config_time: float | None = None  # the config file's mtime (rollout/plan_audit.py)
         self.clock = clock
         self.owner = owner or default_owner()
         self.lock_ttl = lock_ttl
@@ -111,7 +112,13 @@ class Controller:
             log.error("rollout %s: unreadable state document, not deciding: %s", rollout.name, exc)
             return None
         if doc is not None and state.phase not in ("pending", *TERMINAL):  # a ramp under way
-            noted = await note_plan(self.store, rollout, doc, rev, state, self.config_hash)
+            try:
+                noted = await note_plan(
+                    self.store, rollout, doc, rev, state, self.config_hash, self.config_time
+                )
+            except StaleConfig as exc:  # our replica has not seen the edit yet: no decision
+                log.warning("%s", exc)
+                return None
             if noted is None:  # another writer came first: look again next time
                 return None
             rev = noted  # an edited plan was just written: the decision builds on it
@@ -144,7 +151,7 @@ class Controller:
                 "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)
             )
         if changed and state.phase == "pending":  # the ramp starts: remember its plan
-            await remember_plan(self.store, rollout, decision.state)
+            await remember_plan(self.store, rollout, decision.state, self.config_time)
         return decision
 
     async def _window(self, name: str, state: RolloutState, now: float) -> WindowSnapshot:

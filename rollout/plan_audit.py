@@ -7,6 +7,13 @@ one `config_reload` audit entry, before and after. The document, not memory, say
 last seen, so a restarted controller, or another replica's once it leads, audits the edit
 exactly once. A new candidate (a new version) is a new rollout, not an edit: its document
 starts afresh.
+
+A config reaches the replicas one by one (a ConfigMap takes up to a minute to reach every pod).
+The document also keeps when the file that brought the stored plan was modified (`plan_file_time`):
+a controller whose own file is older, and whose plan differs, has not seen the edit yet. It must
+not write its old plan back (and audit that as an edit, and the real one again later), so it
+raises StaleConfig and the look is skipped until its file is reloaded. A deliberate revert to an
+earlier plan comes in a newer file, and is noted as any edit.
 """
 
 from __future__ import annotations
@@ -20,10 +27,16 @@ from rollout.config.changes import fields_difference
 from rollout.config.plan import Plan
 from rollout.config.rollouts import Rollout
 from rollout.decide import RolloutState
+from rollout.errors import RolloutError
 from rollout.live_state import state_key
 from rollout.store import Store
 
 PLAN_FIELD = "plan"
+PLAN_TIME_FIELD = "plan_file_time"
+
+
+class StaleConfig(RolloutError):
+    """This controller's config is older than the one the rollout's stored plan came from."""
 
 
 def plan_summary(plan: Plan) -> dict[str, Any]:
@@ -40,16 +53,28 @@ async def note_plan(
     rev: int,
     state: RolloutState,
     config_hash: str | None = None,
+    config_time: float | None = None,
 ) -> int | None:
     """Store the plan summary (and the mapped stage) when it changed; audit the edit when an
     earlier plan was recorded. `doc`/`rev`: the rollout's state document of this version, as
-    just read. Returns the document's revision now (`rev` when nothing was written), or None
-    when another writer came first (the next look tries again)."""
+    just read; `config_time`: when this controller's config file was modified (None: unknown,
+    not compared). Returns the document's revision now (`rev` when nothing was written), or
+    None when another writer came first (the next look tries again). Raises StaleConfig when
+    the stored plan came from a newer file than this controller's."""
     summary = plan_summary(rollout.plan)
     before = doc.get(PLAN_FIELD)
     if isinstance(before, dict) and before.get("hash") == summary["hash"]:
         return rev
+    stored_time = doc.get(PLAN_TIME_FIELD)
+    if isinstance(before, dict) and _older(config_time, stored_time):
+        raise StaleConfig(
+            f"rollout {rollout.name!r} runs under a plan from a config file modified at"
+            f" {stored_time}, newer than this controller's ({config_time}): waiting for the"
+            " reload"
+        )
     new_doc = doc | {PLAN_FIELD: summary, "stage": state.stage}
+    if config_time is not None:
+        new_doc[PLAN_TIME_FIELD] = config_time
     written = await store.documents.write(state_key(rollout.name), new_doc, rev)
     if written is None:
         return None
@@ -58,11 +83,19 @@ async def note_plan(
     return written
 
 
-async def remember_plan(store: Store, rollout: Rollout, state: RolloutState) -> None:
+async def remember_plan(
+    store: Store, rollout: Rollout, state: RolloutState, config_time: float | None = None
+) -> None:
     """Record the plan a ramp starts under, so that an edit made before the next look is seen."""
     doc, rev = await store.documents.read(state_key(rollout.name))
     if doc is not None and doc.get("version") == rollout.version:
-        await note_plan(store, rollout, doc, rev, state)
+        await note_plan(store, rollout, doc, rev, state, config_time=config_time)
+
+
+def _older(config_time: float | None, stored_time: object) -> bool:
+    if config_time is None or not isinstance(stored_time, int | float):
+        return False
+    return config_time < stored_time
 
 
 def _entry(

@@ -25,10 +25,13 @@ def load_config(path: str | os.PathLike[str]) -> Config:
     read relative to the config file's directory."""
     name = str(path)
     try:
+        modified = os.stat(path).st_mtime  # before the read: never newer than what is read
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigProblem(name, "", f"cannot read file: {exc.strerror}")]) from exc
-    return parse_config(text, name, base_dir=Path(path).parent)
+    config = parse_config(text, name, base_dir=Path(path).parent)
+    config._file_time = modified
+    return config
 
 
 def parse_config(

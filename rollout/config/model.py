@@ -11,6 +11,7 @@ from pydantic import (
     Field,
     NonNegativeFloat,
     PositiveFloat,
+    PrivateAttr,
     field_validator,
 )
 
@@ -124,3 +125,10 @@ class Config(Strict):
     store: Store = Store()
     rollouts: list[Rollout] = []
     flags: list[Flag] = []
+    # When the file was last modified (load_config sets it): which of two configs is the newer,
+    # for a controller that must not undo a plan edit its replica has not seen yet.
+    _file_time: float | None = PrivateAttr(default=None)
+
+    @property
+    def file_time(self) -> float | None:
+        return self._file_time

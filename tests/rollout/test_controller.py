@@ -290,6 +290,50 @@ async def test_a_plan_edited_mid_ramp_keeps_progress_and_is_audited_once(store: 
     assert actions.count("config_reload") == 1
 
 
+async def test_a_controller_on_an_older_config_file_does_not_undo_an_edit(store: Store) -> None:
+    # Replica A has the edited file (modified at t=200), replica B still the old one (t=100),
+    # as while a ConfigMap reaches the pods one by one; B leads after A.
+    clock = Clock()
+    old_ctl = Controller(store, [ROLLOUT], clock, owner="b")
+    old_ctl.config_time = 100.0
+    await ramp(old_ctl, clock, None, 3)  # 1, 5, 25%: the ramp started under the old plan
+    await old_ctl.close()
+    edited = ROLLOUT.model_copy(update={"plan": PLAN.model_copy(update={"stages": EDITED})})
+    new_ctl = Controller(store, [edited], clock, owner="a")
+    new_ctl.config_time = 200.0
+    await traffic(store, clock.now, None)
+    clock.now += INTERVAL
+    assert (await new_ctl.step())[ROLLOUT.name].state.weight == 0.5
+    await new_ctl.close()
+    doc, _ = await store.documents.read(KEY)
+    assert doc["plan_file_time"] == 200.0
+    # B leads again, still on its old file: no decision, nothing written, no second audit.
+    await traffic(store, clock.now, None)
+    clock.now += INTERVAL
+    assert await old_ctl.step() == {}
+    assert (await store.documents.read(KEY))[0] == doc
+    actions = [e["action"] for e in await store.audit.read(ROLLOUT.name)]
+    assert actions == ["promote"] * 3 + ["config_reload", "promote"]
+    # B's file then brings the edit (modified later on B's node): it goes on, no audit of it.
+    old_ctl.rollouts, old_ctl.config_time = [edited], 230.0
+    clock.now += INTERVAL
+    await old_ctl.step()
+    # And a deliberate revert to the old plan comes in a newer file: audited as an edit.
+    await traffic(store, clock.now, None)
+    old_ctl.rollouts, old_ctl.config_time = [ROLLOUT], 300.0
+    clock.now += INTERVAL
+    await old_ctl.step()
+    actions = [e["action"] for e in await store.audit.read(ROLLOUT.name)]
+    assert actions.count("config_reload") == 2
+    assert (await store.documents.read(KEY))[0]["plan_file_time"] == 300.0
+
+
+def test_load_config_records_the_file_time(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(PLAN_YAML)
+    assert load_config(path).file_time == path.stat().st_mtime
+
+
 EDITED = [Stage(percent=p) for p in (10, 50, 100)]
 PLAN_YAML = """
 providers: {p: {base_url: 'http://127.0.0.1:9/v1'}}
