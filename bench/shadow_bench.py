@@ -291,8 +291,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--compare-ref",
         help="also run the healthy shadow with the proxy code of this git commit (before/after)",
     )
+    parser.add_argument(
+        "--max-cpu",
+        type=float,
+        help="shadow.max_cpu of the shadow setups (default: the config's, 0.6; 1: no check)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "shadow.md")
     args = parser.parse_args(argv)
+    if args.max_cpu is not None:
+        SHADOW["max_cpu"] = args.max_cpu  # printed with the report's shadow settings
     # What proxy_bench's Bench reads.
     args.proxy_ref, args.provider_cmd, args.profiler = None, None, "py-spy"
     return args

@@ -62,7 +62,7 @@ class Shadow(Strict):
     max_in_flight: PositiveInt = 16  # shadow jobs running at once
     # Mirror only while the process uses at most this share of one core: shadow work takes the
     # spare CPU, never the live requests' (proxy/shadow/headroom.py). 1: no check at all.
-    max_cpu: float = Field(default=0.6, gt=0.0, le=1.0)
+    max_cpu: float = Field(default=0.5, gt=0.0, le=1.0)
     pairs: PairSampling = PairSampling()
     redact: Redaction = Redaction()
     compare: Comparison = Comparison()
