@@ -8,12 +8,15 @@ chosen for mirroring (proxy/shadow/mirror.py), and past the rollout's `shadow.ma
 one core) the request is not mirrored and is counted as dropped, `busy`: under load, mirroring
 thins out to what the spare CPU can carry, and comes back by itself when the load falls.
 
-After a quiet spell (no request chosen for 4 periods) or a busy sample, mirroring restarts
-slowly, as TCP's congestion window does after idle: one request in the next period, then twice
-as many each period the process stays below the ceiling. The first reading after a quiet spell
-is low whatever load has just arrived, and without this every request chosen in that period
-was mirrored (bench: about 150 at each start of a 1280 req/s load, and their shadow work landed
-together 100 ms later).
+How much shadow work runs at once is a window, as TCP's congestion window: a request is
+mirrored only while fewer than `window` shadow jobs are in flight. Each job that ends below the
+ceiling widens it (by one while under the last halving point, as slow start; then by 1/window,
+one per window's worth), and the first busy sample halves it. The window is clocked by the
+jobs' ends, which is when their CPU is spent: a candidate answering in a second gets its
+window widened once a second, never ahead of the cost it brings. After a quiet spell (no request
+chosen for 4 periods) the window restarts from one. Without it, the first low reading after a
+quiet spell let every request of that period through (about 150 at each start of a 1280 req/s
+load in the bench), and a slow candidate's cost arrived a second after the reading admitted it.
 
 The reading is lazy (no task): the first check after `period` seconds takes a new sample of
 process CPU time against the wall clock; checks in between reuse it. The sample covers the whole
@@ -39,7 +42,7 @@ PERIOD_SECONDS = 0.025
 SMOOTHING_SECONDS = 0.2
 # No request chosen for this many periods: a quiet spell, after which mirroring starts slowly.
 QUIET_PERIODS = 4
-MAX_ALLOWANCE = 1 << 20
+MAX_WINDOW = 1 << 20
 
 
 class CpuHeadroom:
@@ -55,22 +58,33 @@ class CpuHeadroom:
         self.share = 0.0  # of one core, over the last sample
         self.average = 0.0  # of one core, moving average of the samples
         self.busy = False  # at the last sample
-        self.allowance = 1  # requests the current period may mirror (slow start)
-        self._left = 1
+        self.window = 1.0  # shadow jobs that may be in flight
+        self.threshold = float(MAX_WINDOW)  # where slow start ends: the last halving point
+        self.in_flight = 0
 
     def admit(self, max_cpu: float) -> bool:
         """May one more request be mirrored now? Not while the process is above `max_cpu` of a
-        core (on the last sample or on average), nor beyond the period's allowance."""
+        core (on the last sample or on average), nor beyond the window. A True must be
+        followed by exactly one `release()`, when the shadow job ends or is dropped."""
         if max_cpu >= 1.0:  # no ceiling: the check is off
+            self.in_flight += 1
             return True
         now = self._clock()
         elapsed = now - self._at
         if elapsed >= self.period:
             self._sample(now, elapsed, max_cpu)
-        if self.busy or self._left <= 0:
+        if self.busy or self.in_flight >= self.window:
             return False
-        self._left -= 1
+        self.in_flight += 1
         return True
+
+    def release(self) -> None:
+        """One admitted shadow job ended (or was dropped): its CPU is spent."""
+        self.in_flight = max(0, self.in_flight - 1)
+        if self.busy:
+            return
+        growth = 1.0 if self.window < self.threshold else 1.0 / self.window
+        self.window = min(self.window + growth, MAX_WINDOW)
 
     def _sample(self, now: float, elapsed: float, max_cpu: float) -> None:
         used = self._cpu()
@@ -78,12 +92,10 @@ class CpuHeadroom:
         weight = 1.0 - math.exp(-elapsed / self.smoothing)  # a long quiet spell: all new
         self.average += weight * (self.share - self.average)
         self._at, self._cpu_at = now, used
+        was_busy = self.busy
         self.busy = self.share > max_cpu or self.average > max_cpu
-        # Slow start, as TCP after idle: a reading lags the load by a period, so after a quiet
-        # spell or a busy period only one request may be mirrored, then twice as many each
-        # period the process stays below the ceiling (a full core's worth within ~0.2 s).
-        quiet = elapsed > QUIET_PERIODS * self.period
-        grown = min(self.allowance * 2, MAX_ALLOWANCE)
-        self.allowance = 1 if quiet or self.busy else grown
-        self._left = self.allowance
+        if self.busy and not was_busy:  # too much: halve, as TCP on a loss
+            self.threshold = self.window = max(1.0, self.window / 2)
+        elif elapsed > QUIET_PERIODS * self.period:  # after a quiet spell: start from one
+            self.threshold, self.window = max(self.window, 1.0), 1.0
         CPU_SHARE.set(max(self.share, self.average))

@@ -31,6 +31,7 @@ class ShadowJob:
     run: Callable[[], Awaitable[object]]  # the shadow call and its comparison; not started yet
     timeout: float  # seconds, from when a worker starts it
     budget: HourlyBudget | None = None  # checked on submit; None: no budget
+    release: Callable[[], None] | None = None  # called once when the job ends or is dropped
 
 
 class ShadowQueue:
@@ -138,6 +139,8 @@ async def _run(job: ShadowJob) -> None:
     except Exception:
         log.warning("shadow job for %s failed", job.rollout, exc_info=True)
         outcome = "error"
+    finally:
+        _release(job)
     JOBS.labels(job.rollout, outcome).inc()
 
 
@@ -146,3 +149,12 @@ def _drop(job: ShadowJob, reason: str) -> None:
         DROPPED.labels(job.rollout, reason).inc()
     except Exception:  # a malformed job must not make submit raise
         log.exception("could not count a shadow drop")
+    _release(job)
+
+
+def _release(job: ShadowJob) -> None:
+    if job.release is not None:
+        try:
+            job.release()
+        except Exception:  # never let a shadow bug reach the request path
+            log.exception("could not release a shadow job")

@@ -31,11 +31,13 @@ class Mirror:
         ticket = ex.shadow
         if ticket is None:
             return
+        mirror = self.mirrors[ex.rollout]
         if isinstance(ex.error, ClientCancelled):  # no complete live answer to compare with
             DROPPED.labels(ex.rollout, "live_cancelled").inc()
+            mirror.headroom.release()
             return
-        mirror = self.mirrors[ex.rollout]
         run = partial(run_pair, mirror, self.stages, ex)
         timeout = mirror.config.timeout + JOB_GRACE_SECONDS
-        if mirror.queue.submit(ShadowJob(ex.rollout, run, timeout, mirror.budget)):
+        job = ShadowJob(ex.rollout, run, timeout, mirror.budget, mirror.headroom.release)
+        if mirror.queue.submit(job):
             log.debug("shadow pair %s: %s mirrored to the candidate", ticket.pair_id, ex.rollout)

@@ -60,18 +60,40 @@ def test_the_reading_is_the_last_sample_and_its_average() -> None:
     assert headroom.average == pytest.approx(0.4 * (1 - math.exp(-0.25 / 0.2)))
 
 
-def test_mirroring_starts_slowly_after_a_busy_or_quiet_spell() -> None:
+def test_the_window_grows_with_each_job_that_ends_and_halves_when_busy() -> None:
     clocks = Clocks()
     period = 1 / 32  # exact in binary: a sum of periods is never a hair short of the next one
     headroom = CpuHeadroom(period, clock=lambda: clocks.wall, cpu=lambda: clocks.cpu)
-    admitted = []
-    # (wall seconds, CPU share over them): six periods at 30%, one at 100%, one at 30%, a quiet
-    # spell of 8 periods (0.25 s) at 5%
-    for wall, share in [(period, 0.3)] * 6 + [(period, 1.0), (period, 0.3), (8 * period, 0.05)]:
+
+    def next_period(share: float, wall: float = period) -> None:
         clocks.wall += wall
         clocks.cpu += wall * share
-        admitted.append(sum(headroom.admit(0.6) for _ in range(100)))
-    assert admitted == [2, 4, 8, 16, 32, 64, 0, 2, 1]
+
+    def admitted() -> int:
+        return sum(headroom.admit(0.6) for _ in range(100))
+
+    def release(n: int) -> None:
+        for _ in range(n):
+            headroom.release()
+
+    next_period(0.3)
+    assert (admitted(), headroom.window) == (1, 1.0)  # one in flight to start with
+    release(1)  # slow start: +1 per job that ends
+    assert (admitted(), headroom.window) == (2, 2.0)
+    release(2)
+    assert (admitted(), headroom.window) == (4, 4.0)
+    next_period(1.0)  # busy: halved, and nothing more while busy
+    assert (admitted(), headroom.window, headroom.threshold) == (0, 2.0, 2.0)
+    release(4)  # jobs that end while busy do not widen it
+    assert (headroom.in_flight, headroom.window) == (0, 2.0)
+    next_period(0.3)
+    next_period(0.3)  # the 0.2 s average is back under 0.6 too
+    assert admitted() == 2
+    release(2)  # past the halving point: +1/window per job, about one per window's worth
+    assert headroom.window == pytest.approx(2.0 + 1 / 2 + 1 / 2.5)
+    release(0)
+    next_period(0.05, 8 * period)  # a quiet spell of 0.25 s: start again from one
+    assert (admitted(), headroom.window) == (1, 1.0)
 
 
 def test_a_ceiling_of_one_core_turns_the_check_off() -> None:
@@ -80,3 +102,4 @@ def test_a_ceiling_of_one_core_turns_the_check_off() -> None:
     clocks.wall, clocks.cpu = 0.1, 0.1  # a full core
     assert all(headroom.admit(1.0) for _ in range(1000))
     assert not headroom.admit(0.99)
+    assert headroom.in_flight == 1000  # still counted: released as any other

@@ -189,3 +189,26 @@ async def test_close_is_bounded_by_grace_even_for_a_job_that_ignores_cancellatio
 def test_bounds_must_be_positive(queued: int, in_flight: int) -> None:
     with pytest.raises(ValueError):
         ShadowQueue(queued, in_flight)
+
+
+async def test_every_job_is_released_once_whether_run_dropped_or_cancelled() -> None:
+    name, gate = rollout(), asyncio.Event()
+    released: list[int] = []
+
+    async def fail() -> None:
+        raise RuntimeError("shadow bug")
+
+    def tracked(i: int, run: Callable[[], Awaitable[object]]) -> ShadowJob:
+        return ShadowJob(name, run, 5.0, release=lambda: released.append(i))
+
+    q = ShadowQueue(max_queued=2, max_in_flight=1)
+    q.submit(tracked(0, fail))  # runs and raises
+    await q.join()
+    q.submit(tracked(1, gate.wait))  # runs until closed: cancelled
+    await asyncio.sleep(0)
+    q.submit(tracked(2, gate.wait))  # queued, dropped at close
+    q.submit(tracked(3, gate.wait))  # queued, dropped at close
+    assert q.submit(tracked(4, gate.wait)) is False  # queue full: dropped at once
+    assert released == [0, 4]
+    await q.close()
+    assert sorted(released) == [0, 1, 2, 3, 4]
