@@ -88,13 +88,16 @@ class CpuHeadroom:
 
     def _sample(self, now: float, elapsed: float, max_cpu: float) -> None:
         used = self._cpu()
+        was_over = self.average > max_cpu
         self.share = (used - self._cpu_at) / elapsed
         weight = 1.0 - math.exp(-elapsed / self.smoothing)  # a long quiet spell: all new
         self.average += weight * (self.share - self.average)
         self._at, self._cpu_at = now, used
-        was_busy = self.busy
         self.busy = self.share > max_cpu or self.average > max_cpu
-        if self.busy and not was_busy:  # too much: halve, as TCP on a loss
+        # Halve when the average crosses the ceiling (as TCP on a loss); a single sample above
+        # it only holds admissions: 25 ms samples are noisy, and halving on each kept the
+        # window at a few jobs at a load the core carries (bench: 15% mirrored, not 64%).
+        if self.average > max_cpu and not was_over:
             self.threshold = self.window = max(1.0, self.window / 2)
         elif elapsed > QUIET_PERIODS * self.period:  # after a quiet spell: start from one
             self.threshold, self.window = max(self.window, 1.0), 1.0
