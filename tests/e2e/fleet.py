@@ -22,7 +22,8 @@ from typing import Any
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
 from rollout.cohorts import bucket
-from tests.support.proxy_process import ProxyProcess, start_proxy_process, stop_process
+from tests.support.controller_process import ControllerProcess
+from tests.support.proxy_process import ProxyProcess, start_proxy_process
 from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer, free_port, serve_in_thread
 from tests.support.subject_load import Ask
@@ -161,21 +162,6 @@ def candidates_at(rollout: str, subjects: Sequence[str], weight: float) -> set[s
     return {s for s in subjects if bucket(rollout, s) < weight}
 
 
-@dataclass
-class ControllerProcess:
-    process: subprocess.Popen[bytes]
-    log_path: Path
-    config_path: Path
-    admin_port: int
-
-    @property
-    def admin_url(self) -> str:
-        return f"http://127.0.0.1:{self.admin_port}"
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-
 CONTROLLER_ARGV = [sys.executable, "-m", "rollout.cli", "controller"]
 
 
@@ -191,7 +177,7 @@ def start_controller_process(config: Path) -> ControllerProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return ControllerProcess(process, log_path, config, admin_port)
+    return ControllerProcess(process, config, log_path, admin_port)
 
 
 def replace_file(path: Path, text: str) -> None:
@@ -233,7 +219,7 @@ class Fleet:
             r.process.pid: Member(r.admin_url, r.config_path, r.log_path) for r in self.replicas
         }
         if (c := self.controller) is not None:
-            found[c.process.pid] = Member(c.admin_url, c.config_path, c.log_path)
+            found[c.process.pid] = Member(c.admin_url, c.config, c.log)
         return found
 
     def rewrite(self, cases: Sequence[Case]) -> None:
@@ -245,7 +231,7 @@ class Fleet:
         for replica in self.replicas:
             replace_file(replica.config_path, replica.header + yaml)
         if self.controller is not None:
-            replace_file(self.controller.config_path, yaml)
+            replace_file(self.controller.config, yaml)
 
 
 @contextmanager

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.proxy_process import http_status
+from tests.support.proxy_process import http_status, stop_process
 from tests.support.servers import free_port
 
 _REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +61,9 @@ class ControllerProcess:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        stop_process(self.process)
 
 
 @contextmanager
