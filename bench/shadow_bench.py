@@ -294,7 +294,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-cpu",
         type=float,
-        help="shadow.max_cpu of the shadow setups (default: the config's, 0.6; 1: no check)",
+        help="shadow.max_cpu of the shadow setups (default: the config's, 0.5; 1: no check)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "shadow.md")
     args = parser.parse_args(argv)

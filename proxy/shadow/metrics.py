@@ -8,7 +8,8 @@ from prometheus_client import Counter, Gauge
 DROPPED = Counter(
     "llm_rollout_shadow_dropped",
     "Shadow requests not sent, by reason: queue_full (the queue was at its bound), budget (the "
-    "hourly USD budget is spent), busy (the process was above shadow.max_cpu of a core), "
+    "hourly USD budget is spent), busy (the process was above shadow.max_cpu of a core, or its "
+    "window of shadow jobs in flight was full), "
     "live_cancelled (the client left before its answer), closed (the proxy is shutting down), "
     "internal (a bug).",
     ["rollout", "reason"],
@@ -28,8 +29,9 @@ BUDGET_PAUSED = Gauge(
 )
 CPU_SHARE = Gauge(
     "llm_rollout_shadow_cpu_share",
-    "The process's CPU use (share of one core) at the last check before queueing a shadow job; "
-    "above a rollout's shadow.max_cpu its shadow jobs are dropped as busy.",
+    "The process's CPU use (share of one core: the larger of the last 25 ms sample and its 0.2 s "
+    "average) when a request was last chosen for mirroring; above a rollout's shadow.max_cpu "
+    "its chosen requests are dropped as busy.",
     multiprocess_mode="livemax",
 )
 COMPARISONS = Counter(
