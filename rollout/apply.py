@@ -2,8 +2,9 @@
 
 The state document `rollout/<name>` holds the proxy's fields (weight, max_weight, killed, epoch:
 rollout/live_state.py) and, next to them, the controller's: phase, stage, since, failures,
-approvals, awaiting. Both are written in one compare-and-set, so a replica never sees a weight
-whose phase disagrees, and a controller restart resumes from exactly what the proxy serves.
+approvals, awaiting, tested. Both are written in one compare-and-set, so a replica never sees a
+weight whose phase disagrees, and a controller restart resumes from exactly what the proxy
+serves.
 
 Idempotent: when the stored controller state already equals the decision's, nothing is written,
 audited or published (a rollback applied twice bumps the epoch once).
@@ -36,7 +37,7 @@ class StaleDecision(ChangeConflict):
 
 
 # The controller's fields in the state document; the proxy ignores them.
-CONTROLLER_FIELDS = ("phase", "stage", "since", "failures", "approvals", "awaiting")
+CONTROLLER_FIELDS = ("phase", "stage", "since", "failures", "approvals", "awaiting", "tested")
 
 
 def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutState | None:
@@ -47,6 +48,7 @@ def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutStat
     live = state_from_doc(dict(doc), version, initial_state(0.0, False))
     failures = doc.get("failures", {})
     approvals = doc.get("approvals", [])
+    tested = doc.get("tested", [])
     stage, since, awaiting = doc.get("stage", 0), doc.get("since", 0.0), doc.get("awaiting")
     if not isinstance(failures, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in failures.values()
@@ -54,6 +56,8 @@ def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutStat
         raise ValueError(f"failures must map gates to counts, got {failures!r}")
     if not isinstance(approvals, list) or not all(isinstance(a, str) for a in approvals):
         raise ValueError(f"approvals must be a list of keys, got {approvals!r}")
+    if not isinstance(tested, list) or not all(isinstance(g, str) for g in tested):
+        raise ValueError(f"tested must be a list of gates, got {tested!r}")
     if not isinstance(stage, int) or isinstance(stage, bool) or stage < 0:
         raise ValueError(f"stage must be a whole number >= 0, got {stage!r}")
     if not isinstance(since, int | float) or isinstance(since, bool):
@@ -69,6 +73,7 @@ def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutStat
         failures=_nonzero(failures),
         approvals=frozenset(approvals),
         awaiting=awaiting,
+        tested=frozenset(tested),
     )
 
 
@@ -82,6 +87,7 @@ def controller_fields(state: RolloutState) -> dict[str, Any]:
         "failures": _nonzero(state.failures),
         "approvals": sorted(state.approvals),
         "awaiting": state.awaiting,
+        "tested": sorted(state.tested),
     }
 
 

@@ -75,11 +75,18 @@ def add_simulate_command(sub: Any) -> None:
     )
     sim.add_argument("--rollback-confidence", type=float, help="override the plan's (0.99)")
     sim.add_argument("--rollback-after", type=_positive, help="override the plan's (2)")
-    sim.add_argument("--regression-confidence", type=float, help="override the plan's (0.999)")
     sim.add_argument(
-        "--rollback-rule",
-        choices=("regression", "breach"),
-        help="override the plan's (regression): docs/controller.md, Verdicts",
+        "--regression-requests",
+        type=_positive,
+        help="first-stage candidate requests at the regression test (the plan's: 500)",
+    )
+    sim.add_argument(
+        "--false-alarm", type=float, help="the regression test's false-alarm rate (0.01)"
+    )
+    sim.add_argument(
+        "--no-regression-test",
+        action="store_true",
+        help="breaches only: docs/controller.md, Verdicts",
     )
     sim.add_argument("--json", action="store_true", help="print JSON for tools")
     sim.set_defaults(command=_simulate)
@@ -125,14 +132,16 @@ def _settings(args: argparse.Namespace) -> Any:
     if args.rollback_confidence is not None:
         confidence["promote"] = min(plan.confidence.promote, args.rollback_confidence)
         confidence["rollback"] = args.rollback_confidence
-    if args.regression_confidence is not None:
-        confidence["regression"] = args.regression_confidence
     if confidence != plan.confidence.model_dump():
         overrides["confidence"] = confidence
     if args.rollback_after is not None:
         overrides["rollback_after"] = args.rollback_after
-    if args.rollback_rule is not None:
-        overrides["rollback_rule"] = args.rollback_rule
+    test = plan.regression_test.model_dump() if plan.regression_test else {}
+    if args.regression_requests is not None:
+        test["requests"] = args.regression_requests
+    if args.false_alarm is not None:
+        test["false_alarm"] = args.false_alarm
+    overrides["regression_test"] = None if args.no_regression_test else test
     if overrides:
         plan = type(plan).model_validate({**plan.model_dump(by_alias=True), **overrides})
     full = args.full
@@ -195,6 +204,7 @@ HEADER = (
     "rolled back",
     "target",
     "met",
+    "limit",
     "delay",
     "req@rb",
     "held",
@@ -222,6 +232,7 @@ def _cells(r: Any) -> list[str]:
         f"{r.rolled_back}/{r.runs}",
         target,
         {True: "yes", False: "NO", None: "-"}[r.target_met],
+        "-" if r.limit is None else f"{r.limit:.0%}",
         delay,
         at_rb,
         str(r.held),
@@ -236,13 +247,21 @@ def _footer(settings: Any, seconds: float) -> str:
     return (
         "\ntarget: A/A false rollbacks <= 1% of ramps (<=: 95% upper bound); a regression rolled"
         " back within 2 intervals of the candidate's 500th request in >= 90% of runs."
+        "\nlimit: the most any rule could roll back by then while failing at most 1% of A/A"
+        " ramps (Neyman-Pearson, for rates; rollout/sim_limit.py)."
         "\ndelay: median intervals from the 500th candidate request to the rollback (0: before"
         " it); req@rb: median candidate requests at the rollback; held: still ramping or"
         " holding at the horizon; promoted: left the first stage; minutes: median simulated"
         " minutes per run."
         f"\nplan: stages {', '.join(f'{s.percent:g}%' for s in plan.stages)},"
         f" interval {plan.evaluation_interval:g}s,"
-        f" rollback after {plan.rollback_after} looks ({plan.rollback_rule}: breach at"
-        f" {plan.confidence.rollback:g}, worse at {plan.confidence.regression:g});"
-        f" seed {settings.seed}; {seconds:.0f}s."
+        f" breach at {plan.confidence.rollback:g} for {plan.rollback_after} looks;"
+        f" {_regression_words(plan)}; seed {settings.seed}; {seconds:.0f}s."
     )
+
+
+def _regression_words(plan: Any) -> str:
+    test = plan.regression_test
+    if test is None:
+        return "no regression test"
+    return f"regression test at {test.requests} requests, false alarm {test.false_alarm:g}"

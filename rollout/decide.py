@@ -5,15 +5,18 @@ every gate's result, and the state to write. Writing it (store, audit, publish) 
 
 Order of a look (phases other than pending and the terminal ones):
 1. catastrophe (nearly every candidate request failing) -> roll_back at once;
-2. a primary gate failing `plan.rollback_after` looks in a row -> roll_back (one failing look
-   holds: the controller looks every interval, and single looks make false alarms add up);
-3. paused -> hold (a person stopped the ramp; safety above still applies);
-4. awaiting approval -> wait, or on approval enter the approved stage / resume;
-5. a secondary gate failing, not yet accepted by an approver -> await_approval;
-6. the stage's minimums (duration, candidate requests, subjects) not met -> hold;
-7. baking: complete once bake_time has passed with no failing gate (at 100% there is no live
+2. the first stage's planned regression test, once due (rollout/regression_test.py): a gate
+   shown worse than the baseline and past its bound fails there and then;
+3. a primary gate failing `plan.rollback_after` looks in a row, or its regression test ->
+   roll_back (one failing look holds: the controller looks every interval, and single looks
+   make false alarms add up);
+4. paused -> hold (a person stopped the ramp; safety above still applies);
+5. awaiting approval -> wait, or on approval enter the approved stage / resume;
+6. a secondary gate failing, not yet accepted by an approver -> await_approval;
+7. the stage's minimums (duration, candidate requests, subjects) not met -> hold;
+8. baking: complete once bake_time has passed with no failing gate (at 100% there is no live
    baseline, so relative gates have no data; the ramp to 100 required them to pass);
-8. every gate passing -> promote to the next stage (or await its approval); else hold.
+9. every gate passing -> promote to the next stage (or await its approval); else hold.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Literal
 
 from rollout.config.plan import Plan
 from rollout.gates import GateResult, catastrophe, evaluate_gates
+from rollout.regression_test import regression_tests, with_findings
 from rollout.snapshot import Snapshot, WindowSnapshot
 
 Phase = Literal[
@@ -58,7 +62,8 @@ def gate_approval(gate: str) -> str:
 class RolloutState:
     """The controller's state of one rollout version. `since`: when the current phase or stage
     began. `failures`: consecutive failing looks per primary gate. `awaiting`: the approval key
-    waited for. Mappings are never mutated: every change builds a new state."""
+    waited for. `tested`: the gates whose first-stage regression test was made. Mappings are
+    never mutated: every change builds a new state."""
 
     version: str
     phase: Phase = "pending"
@@ -68,6 +73,7 @@ class RolloutState:
     failures: Mapping[str, int] = field(default_factory=dict)
     approvals: frozenset[str] = frozenset()
     awaiting: str | None = None
+    tested: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,14 +108,42 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     results = evaluate_gates(
         plan, snap.baseline, cand, (snap.noise, snap.shadow) if in_shadow else None
     )
+    tests = (
+        () if in_shadow else regression_tests(plan, state.stage, state.tested, snap.baseline, cand)
+    )
+    if tests:
+        results = with_findings(results, tests)
+        state = replace(state, tested=state.tested | {t.gate for t in tests})
+    decision = _judge(plan, state, snap, cand, results, now, {t.gate for t in tests if t.worse})
+    # Tests that found nothing are said too (after what was decided): they were made once.
+    passed = tuple(t.reason for t in tests if not t.worse)
+    return replace(decision, reasons=(*decision.reasons, *passed)) if passed else decision
+
+
+def _judge(
+    plan: Plan,
+    state: RolloutState,
+    snap: WindowSnapshot,
+    cand: Snapshot,
+    results: tuple[GateResult, ...],
+    now: float,
+    worse: set[str],
+) -> Decision:
     failures = _count_failures(state.failures, results)
     breached = [
         r
         for r in results
-        if r.klass == "primary" and r.verdict == "fail" and failures[r.gate] >= plan.rollback_after
+        if r.klass == "primary"
+        and r.verdict == "fail"
+        and (r.gate in worse or failures[r.gate] >= plan.rollback_after)
     ]
     if breached:
-        reasons = tuple(f"{r.gate} failed {failures[r.gate]} looks: {r.reason}" for r in breached)
+        reasons = tuple(
+            f"{r.gate}: {r.reason}"
+            if r.gate in worse
+            else f"{r.gate} failed {failures[r.gate]} looks: {r.reason}"
+            for r in breached
+        )
         return _roll_back(state, now, reasons, results)
     state = replace(state, failures=failures)
     if state.phase == "paused":

@@ -14,6 +14,9 @@ the metric windows can support. All confidence levels are two-sided.
   reach below and the baseline's reach above make the low end. (Bonferroni — each arm at
   1 - alpha/2, ends divided — was used first; `rollout simulate` showed it too wide to see a p95
   30% over a 1.2 bound at hundreds of requests, and MOVER kept its coverage: see the tests.)
+- "Worse than the baseline" on proportions (the first stage's regression test): Fisher's exact
+  test, one-sided; the intervals above are approximations, too liberal at a few events for a
+  test whose level is its whole false-alarm budget (rollout/regression_test.py).
 - Cost per 1k requests: the windows keep sums, not squares, so the spread comes from the time
   buckets as batches: the ratio estimator sum(cost) / sum(priced) with its cluster-sampling
   variance, and a Student t quantile with m - 1 degrees of freedom over m buckets.
@@ -73,44 +76,53 @@ def wilson(hits: int, trials: int, confidence: float) -> Interval:
     return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def wilson_cc(hits: int, trials: int, confidence: float) -> Interval:
-    """Wilson score interval with continuity correction (Newcombe 1998, method 4). Wider than
-    Wilson's by about 1/(2n) on each side; at a few hits Wilson's low end is too high (at 1% and
-    100 trials, 99.9% Wilson puts it above the truth 0.34% of the time, not 0.05%), which a
-    test against "no change", looked at again and again, turns into false alarms."""
-    if trials <= 0 or not 0 <= hits <= trials:
-        raise ValueError(f"need 0 <= hits <= trials and trials > 0, got {hits}/{trials}")
-    z, n = z_value(confidence), trials
-    p, z2 = hits / n, z * z
-    low, high = 0.0, 1.0
-    if hits > 0:
-        low = 2 * n * p + z2 - 1 - z * math.sqrt(z2 - 2 - 1 / n + 4 * p * (n * (1 - p) + 1))
-        low /= 2 * (n + z2)
-    if hits < n:
-        high = 2 * n * p + z2 + 1 + z * math.sqrt(z2 + 2 - 1 / n + 4 * p * (n * (1 - p) - 1))
-        high /= 2 * (n + z2)
-    return Interval(p, max(0.0, low), min(1.0, high))
-
-
 def mover_difference(
     cand: tuple[int, int],
     base: tuple[int, int],
     confidence: float,
     ratio: float = 1.0,
-    corrected: bool = False,
 ) -> Interval:
-    """Interval for p_c - ratio·p_b from (hits, trials) of each arm (MOVER with Wilson limits,
-    continuity-corrected with `corrected`). ratio = 1: Newcombe's hybrid score interval for the
-    difference of two proportions (methods 10 and 11)."""
-    arm = wilson_cc if corrected else wilson
-    c = arm(*cand, confidence)
-    b = arm(*base, confidence)
+    """Interval for p_c - ratio·p_b from (hits, trials) of each arm (MOVER with Wilson limits).
+    ratio = 1: Newcombe's hybrid score interval for the difference of two proportions (method
+    10)."""
+    c = wilson(*cand, confidence)
+    b = wilson(*base, confidence)
     d = c.value - ratio * b.value
     low = d - math.hypot(c.value - c.low, ratio * (b.high - b.value))
     high = d + math.hypot(c.high - c.value, ratio * (b.value - b.low))
     if ratio == 1.0:  # a difference of proportions: clamp float noise (1.0000000000000002)
         low, high = max(-1.0, low), min(1.0, high)
     return Interval(d, low, high)
+
+
+def more_hits_p_value(cand: tuple[int, int], base: tuple[int, int]) -> float:
+    """One-sided p-value of Fisher's exact test that the candidate's rate is higher than the
+    baseline's, from (hits, trials) of each arm: given the hits of both together, the chance
+    that the candidate's share of them is at least what it saw (hypergeometric upper tail).
+    Exact: under equal rates it is <= a with probability <= a, at any sample size, which an
+    interval built from normal approximations is not at a few hits."""
+    (x, n_c), (b, n_b) = cand, base
+    if n_c <= 0 or n_b < 0 or not (0 <= x <= n_c and 0 <= b <= n_b):
+        raise ValueError(f"need 0 <= hits <= trials, got {x}/{n_c} and {b}/{n_b}")
+    hits, total = x + b, n_c + n_b
+    top = min(hits, n_c)
+
+    def log_pmf(k: int) -> float:
+        return _log_choose(hits, k) + _log_choose(total - hits, n_c - k)
+
+    norm = _log_choose(total, n_c)
+    tail, k = 0.0, x
+    while k <= top:
+        term = math.exp(log_pmf(k) - norm)
+        tail += term
+        if term < 1e-17 * tail and k > hits * n_c / total:  # past the mode: only smaller terms
+            break
+        k += 1
+    return min(1.0, tail)
+
+
+def _log_choose(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 
 def _binomial_cdf(n: int, q: float) -> tuple[int, list[float]]:

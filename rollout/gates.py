@@ -3,12 +3,8 @@
 Every gate reduces to a tested quantity with an interval and a limit it must stay below (or, for
 `min`, above). The verdict:
 - no_data: either side below the gate's min_sample (no traffic is never a pass);
-- fail: the interval at the ROLLBACK confidence lies entirely beyond the limit; or, for a bound
-  relative to the baseline under the plan's `rollback_rule: regression` (opt-in), the candidate
-  is shown worse than the baseline at the REGRESSION confidence (its change's interval excludes
-  "no change") and its estimate is past the limit. The second rule catches a regression of twice
-  the bound at about a third of the requests, but rolls back 2-4% of candidates as good as the
-  baseline where the first rolls back none (docs/controller.md, "Simulation");
+- fail: the interval at the ROLLBACK confidence lies entirely beyond the limit (a breach shown;
+  the first stage's planned regression test, rollout/regression_test.py, fails more);
 - pass: the interval at the PROMOTE confidence lies entirely within the limit;
 - inconclusive: anything else (the controller holds and looks again).
 The rollback level is the stricter one, and decide() also wants several failing looks in a row,
@@ -24,7 +20,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rollout.config.plan import METRICS, Bound, Catastrophe, Confidence, Gate, Plan, RollbackRule
+from rollout.config.plan import METRICS, Bound, Catastrophe, Confidence, Gate, Plan
 from rollout.gate_stats import (
     MIN_BATCHES,
     Interval,
@@ -64,23 +60,12 @@ class GateResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Worse:
-    """The candidate's change from the baseline at the regression confidence, and the value
-    that means no change: what "shown worse than the baseline" is judged on."""
-
-    tested: str
-    interval: Interval
-    neutral: float
-
-
-@dataclass(frozen=True, slots=True)
 class _Test:
     tested: str
     promote: Interval
     rollback: Interval
     limit: float
     bad_above: bool  # False: the limit is a minimum
-    worse: _Worse | None = None  # relative bounds under the regression rule only
 
 
 def sample_size(metric: str, snap: Snapshot) -> int:
@@ -93,7 +78,7 @@ def sample_size(metric: str, snap: Snapshot) -> int:
     return snap.priced
 
 
-def _proportion(metric: str, snap: Snapshot) -> tuple[int, int]:
+def proportion_counts(metric: str, snap: Snapshot) -> tuple[int, int]:
     hits, trials = METRICS[metric].source.split("/")
     return snap.count(hits), snap.count(trials)
 
@@ -102,7 +87,7 @@ def point_estimate(metric: str, snap: Snapshot) -> float:
     """The metric's plain value over the snapshot (no interval); needs samples."""
     info = METRICS[metric]
     if info.kind == "proportion":
-        hits, trials = _proportion(metric, snap)
+        hits, trials = proportion_counts(metric, snap)
         return hits / trials
     if info.kind == "quantile":
         return getattr(snap, info.source).quantile(info.q)
@@ -110,10 +95,10 @@ def point_estimate(metric: str, snap: Snapshot) -> float:
 
 
 def _proportion_test(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: float):
-    c = _proportion(metric, cand)
+    c = proportion_counts(metric, cand)
     if bound.kind in ("max", "min"):
         return "candidate", wilson(*c, level)
-    b = _proportion(metric, base)
+    b = proportion_counts(metric, base)
     if bound.kind == "max_ratio_to_baseline":
         # p_c / p_b <= r  <=>  p_c - r·p_b <= 0, defined even when the baseline saw none
         return f"candidate - {bound.limit:g} x baseline", mover_difference(c, b, level, bound.limit)
@@ -142,7 +127,7 @@ def _cost_test(bound: Bound, base: Snapshot, cand: Snapshot, level: float):
     return "candidate - baseline", difference_of_ratios(c, b, level, 1000.0)
 
 
-def _interval(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: float):
+def tested_interval(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: float):
     kind = METRICS[metric].kind
     if kind == "proportion":
         return _proportion_test(metric, bound, base, cand, level)
@@ -152,65 +137,41 @@ def _interval(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: 
 
 
 def _build_test(
-    metric: str,
-    bound: Bound,
-    base: Snapshot,
-    cand: Snapshot,
-    conf: Confidence,
-    rule: RollbackRule = "breach",
+    metric: str, bound: Bound, base: Snapshot, cand: Snapshot, conf: Confidence
 ) -> _Test:
-    tested, promote = _interval(metric, bound, base, cand, conf.promote)
-    _, rollback = _interval(metric, bound, base, cand, conf.rollback)
-    ratio_as_excess = bound.kind == "max_ratio_to_baseline" and METRICS[metric].kind == "proportion"
-    worse = None
-    if rule == "regression" and bound.kind.endswith("_to_baseline"):
-        worse = _worse(metric, bound, base, cand, conf.regression, tested)
+    tested, promote = tested_interval(metric, bound, base, cand, conf.promote)
+    _, rollback = tested_interval(metric, bound, base, cand, conf.rollback)
     return _Test(
         tested=tested,
         promote=promote,
         rollback=rollback,
-        limit=0.0 if ratio_as_excess else bound.limit,
+        limit=_limit(metric, bound),
         bad_above=bound.kind != "min",
-        worse=worse,
     )
 
 
-def _worse(
-    metric: str, bound: Bound, base: Snapshot, cand: Snapshot, level: float, tested: str
-) -> _Worse:
-    """The candidate's change from the baseline at `level`, for "shown worse"."""
-    if METRICS[metric].kind == "proportion":
-        # Continuity-corrected: at a few events Wilson's ends are too narrow for a test that is
-        # repeated look after look (gate_stats.wilson_cc). For a ratio bound the interval
-        # tested is p_c - r·p_b: the change is p_c - p_b all the same.
-        c, b = _proportion(metric, cand), _proportion(metric, base)
-        if METRICS[metric].better == "higher":  # worse is a drop
-            tested, c, b = "baseline - candidate", b, c
-        else:
-            tested = "candidate - baseline"
-        return _Worse(tested, mover_difference(c, b, level, corrected=True), 0.0)
-    _, interval = _interval(metric, bound, base, cand, level)
-    return _Worse(tested, interval, 1.0 if bound.kind == "max_ratio_to_baseline" else 0.0)
+def _limit(metric: str, bound: Bound) -> float:
+    """What the tested quantity must stay below (above, for `min`). A ratio bound on proportions
+    is tested as p_c - r·p_b, whose limit is 0."""
+    ratio_as_excess = bound.kind == "max_ratio_to_baseline" and METRICS[metric].kind == "proportion"
+    return 0.0 if ratio_as_excess else bound.limit
+
+
+def estimate_past_bound(metric: str, bound: Bound, base: Snapshot, cand: Snapshot) -> bool:
+    """The tested quantity's plain estimate is beyond the bound (both sides have samples)."""
+    value = tested_interval(metric, bound, base, cand, 0.5)[1].value
+    limit = _limit(metric, bound)
+    return value > limit if bound.kind != "min" else value < limit
 
 
 def _level(confidence: float) -> str:
     return f"{confidence * 100:.4g}%"
 
 
-def _regression_shown(test: _Test) -> bool:
-    """Shown worse than the baseline, and past the limit on the estimate."""
-    worse = test.worse
-    return (
-        worse is not None
-        and worse.interval.low > worse.neutral
-        and test.rollback.value > test.limit
-    )
-
-
 def _verdict(test: _Test) -> Verdict:
     # NaN ends (0 / 0) compare False both ways: inconclusive, never pass.
     if test.bad_above:
-        if test.rollback.low > test.limit or _regression_shown(test):
+        if test.rollback.low > test.limit:
             return "fail"
         if test.promote.high <= test.limit:
             return "pass"
@@ -222,7 +183,7 @@ def _verdict(test: _Test) -> Verdict:
     return "inconclusive"
 
 
-def _missing(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, min_sample: int):
+def missing_data(metric: str, bound: Bound, base: Snapshot, cand: Snapshot, min_sample: int):
     """Why there is not enough data, or None."""
     relative = bound.kind.endswith("_to_baseline")
     arms = [("candidate", cand)] + ([("baseline", base)] if relative else [])
@@ -242,15 +203,6 @@ def _fmt(x: float) -> str:
 
 
 def _reason(verdict: Verdict, metric: str, bound: Bound, test: _Test, conf: Confidence) -> str:
-    worse = test.worse
-    if verdict == "fail" and not test.rollback.low > test.limit and worse is not None:
-        shown = worse.interval
-        ends = f"[{_fmt(shown.low)}, {_fmt(shown.high)}]"
-        return (
-            f"{worse.tested} {metric} {_fmt(shown.value)} in {ends}"
-            f" at {_level(conf.regression)}: worse than the baseline, and the estimate is past"
-            f" {bound.describe()}"
-        )
     shown = test.rollback if verdict == "fail" else test.promote
     level = conf.rollback if verdict == "fail" else conf.promote
     where = {"pass": "within", "fail": "beyond", "inconclusive": "not clearly within"}[verdict]
@@ -266,17 +218,16 @@ def judge(
     base: Snapshot,
     cand: Snapshot,
     conf: Confidence,
-    rule: RollbackRule = "breach",
 ) -> GateResult:
     """One gate under one bound, trade-off not applied."""
     metric = gate.metric
     relative = bound.kind.endswith("_to_baseline")
     samples = (sample_size(metric, cand), sample_size(metric, base))
     head = dict(gate=gate.key, metric=metric, klass=gate.klass, bound=bound.describe())
-    missing = _missing(metric, bound, base, cand, gate.min_sample)
+    missing = missing_data(metric, bound, base, cand, gate.min_sample)
     if missing:
         return GateResult(**head, verdict="no_data", reason=missing, samples=samples)
-    test = _build_test(metric, bound, base, cand, conf, rule)
+    test = _build_test(metric, bound, base, cand, conf)
     verdict = _verdict(test)
     return GateResult(
         **head,
@@ -308,7 +259,7 @@ def _waiver(gate: Gate, base: Snapshot, cand: Snapshot, conf: Confidence) -> str
 
 def evaluate_gate(gate: Gate, plan: Plan, base: Snapshot, cand: Snapshot) -> GateResult:
     """One gate with the plan's tier and confidence, trade-off applied."""
-    result = judge(gate, gate.bound_for(plan.tier), base, cand, plan.confidence, plan.rollback_rule)
+    result = judge(gate, gate.bound_for(plan.tier), base, cand, plan.confidence)
     if result.verdict in ("fail", "inconclusive"):
         waived = _waiver(gate, base, cand, plan.confidence)
         if waived:

@@ -11,8 +11,9 @@ from dataclasses import asdict, dataclass, field
 from rollout.config.plan import Plan
 from rollout.gate_stats import wilson
 from rollout.sim_flagger import FlaggerRule
+from rollout.sim_limit import ceiling, rate_changed
 from rollout.sim_streams import BASELINE, SCENARIOS, Scenario, Stream
-from rollout.simulate import Horizon, RunResult, replay_decide, replay_flagger
+from rollout.simulate import DETECT_AT, Horizon, RunResult, replay_decide, replay_flagger
 
 MAX_FALSE_ROLLBACK = 0.01
 DETECT_WITHIN = 2.0  # evaluation intervals after the 500th candidate request
@@ -62,6 +63,9 @@ class Row:
     median_minutes: float  # simulated minutes per run
     target_met: bool | None  # None: the issue sets no target (at the bound)
     promoted: int = 0  # runs that left the first stage (for a regression: more users exposed)
+    # A rate regression: the share no rule keeping A/A false rollbacks within the target could
+    # roll back by the deadline (rollout/sim_limit.py); None for the others.
+    limit: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -99,7 +103,19 @@ def summarise(
         median_minutes=statistics.median(r.end for r in results) / 60.0,
         target_met=met,
         promoted=sum(r.stage > plan.stages[0].percent for r in results),
+        limit=_limit(scenario, rate, plan) if scenario.kind == "regression" else None,
     )
+
+
+def _limit(scenario: Scenario, rate: float, plan: Plan) -> float | None:
+    """The Neyman-Pearson ceiling for a rate regression, over the candidate requests expected by
+    the deadline at the first stage's weight."""
+    rates = rate_changed(BASELINE, scenario)
+    if rates is None:
+        return None
+    per_second = rate * plan.stages[0].percent / 100.0
+    n = DETECT_AT + round(DETECT_WITHIN * plan.evaluation_interval * per_second)
+    return ceiling(*rates, n, MAX_FALSE_ROLLBACK)
 
 
 def _replayers(settings: Settings, horizon: Horizon) -> dict[str, Callable[[Stream], RunResult]]:

@@ -43,7 +43,6 @@ Metric = Literal[
     "disagreement_length",
     "disagreement_text",
 ]
-RollbackRule = Literal["regression", "breach"]
 BoundKind = Literal["max", "min", "max_ratio_to_baseline", "max_delta_to_baseline"]
 BOUND_KINDS: tuple[BoundKind, ...] = (
     "max",
@@ -246,16 +245,22 @@ class Confidence(Strict):
 
     promote: float = Field(default=0.95, gt=0.5, lt=1.0)
     rollback: float = Field(default=0.99, gt=0.5, lt=1.0)
-    # "Shown worse than the baseline" under rollback_rule: regression. Stricter than rollback:
-    # it is tested against no change, which a candidate as good as the baseline sits on, look
-    # after look (docs/controller.md, "Simulation").
-    regression: float = Field(default=0.999, gt=0.5, lt=1.0)
 
     @model_validator(mode="after")
     def _rollback_stricter(self) -> Confidence:
         if self.rollback < self.promote:
             raise ValueError("rollback must be at least as strict as promote")
         return self
+
+
+class RegressionTest(Strict):
+    """When the candidate has served `requests` requests in the first stage, each gate relative
+    to the baseline is tested once: a candidate shown worse than the baseline, with its estimate
+    past the bound, fails there and then. `false_alarm` is the chance of failing a candidate as
+    good as the baseline, over all those gates together (each gets an equal share)."""
+
+    requests: PositiveInt = 500
+    false_alarm: float = Field(default=0.01, gt=0.0, le=0.2)
 
 
 class Catastrophe(Strict):
@@ -283,12 +288,9 @@ class Plan(Strict):
     tier: Tier = "prod"
     gates: list[Gate] = list(DEFAULT_GATES)
     rollback_after: PositiveInt = 2  # consecutive failing looks of a primary gate
-    # When a relative gate fails (docs/controller.md "Verdicts"). "breach": the whole rollback
-    # interval is past the bound. "regression" also fails a candidate shown worse than the
-    # baseline (at confidence.regression) whose estimate is past the bound: it catches a
-    # regression of twice the bound about three times sooner, at the price of more good
-    # candidates rolled back (simulated: 2-4% of A/A ramps against 0%).
-    rollback_rule: RollbackRule = "breach"
+    # One planned test per gate relative to the baseline, in the first stage: is the candidate
+    # worse than the baseline? (rollout/regression_test.py). null: none, only breaches roll back.
+    regression_test: RegressionTest | None = RegressionTest()
     confidence: Confidence = Confidence()
     catastrophe: Catastrophe = Catastrophe()
 

@@ -37,6 +37,9 @@ ERROR_GATE = GateResult(
 )
 
 
+TESTED = replace(RAMP_1, tested=frozenset({"error_rate", "latency_p95"}))
+
+
 def promote(state: RolloutState) -> Decision:
     return Decision("promote", (f"to {state.weight * 100:g}%",), (), state)
 
@@ -144,6 +147,8 @@ async def test_what_counts_as_a_change(store: Store, change: dict, written: bool
         {"stage": 1.5},
         {"since": "yesterday"},
         {"awaiting": 50},
+        {"tested": "error_rate"},
+        {"tested": [1]},
         {"weight": 5},  # a percent where a fraction belongs
     ],
 )
@@ -160,6 +165,10 @@ def test_a_malformed_controller_state_is_refused(bad: dict) -> None:
         ({"version": "v0", "weight": 0.01, **controller_fields(RAMP_1)}, None),
         ({"version": VERSION, "weight": 0.3}, None),  # written by hand before any controller
         ({"version": VERSION, "weight": 0.01, **controller_fields(RAMP_1)}, RAMP_1),
+        (  # the gates whose regression test was made survive a restart
+            {"version": VERSION, "weight": 0.01, **controller_fields(TESTED)},
+            TESTED,
+        ),
     ],
 )
 def test_the_controller_state_of_a_document(doc: dict | None, expected: RolloutState) -> None:

@@ -23,12 +23,18 @@ from rollout.windows import CallSample, WindowAggregator
 
 T0 = 1_000_000.0  # a multiple of the bucket size: one look's traffic fills one bucket
 INTERVAL = 10.0
+PLAN_FIELDS = {
+    "automatic": True,
+    "min_duration": INTERVAL,
+    "min_requests": 500,
+    "evaluation_interval": INTERVAL,
+    "bake_time": 10,
+}
 PLAN = Plan(
-    automatic=True,
-    min_duration=INTERVAL,
-    min_requests=500,
-    evaluation_interval=INTERVAL,
-    bake_time=10,
+    **PLAN_FIELDS,
+    # Breaches only: these tests count failing looks in a row. The first stage's regression
+    # test, which would fail a 10%-error candidate at its first look, has its own test below.
+    regression_test=None,
 )
 ROLLOUT = Rollout.model_validate({"name": "summarise", "candidate": {"model": "m2"}, "plan": PLAN})
 KEY = state_key(ROLLOUT.name)
@@ -114,6 +120,26 @@ async def test_a_rollback_says_why_with_numbers(store: Store) -> None:
     assert (gate["verdict"], gate["candidate"], gate["baseline"]) == ("fail", 0.1, 0.0)
     assert gate["samples"] == [2000, 2000] and gate["rollback_interval"]["low"] > 0.01
     assert entry["version"] == ROLLOUT.version
+
+
+async def test_the_first_stages_regression_test_rolls_back_at_its_one_look(store: Store) -> None:
+    # 2% errors against none: not shown past +1 pp at 99% on 1000 requests (a breach needs
+    # about twice that), but shown worse than the baseline, with its estimate past the bound.
+    tested = Rollout.model_validate(
+        {"name": ROLLOUT.name, "candidate": {"model": "m2"}, "plan": {**PLAN_FIELDS}}
+    )
+    clock = Clock()
+    seen = await ramp(Controller(store, [tested], clock), clock, 50, 10)
+    assert seen == [("promote", 0.01), ("roll_back", 0.0)]
+    entry = (await store.audit.read(ROLLOUT.name))[-1]
+    assert entry["reason"].startswith(
+        "error_rate: regression test at 1000 candidate requests: error_rate worse than the"
+        " baseline (errors: candidate 20/1000, baseline 0/1000; p = 8.7e-07 <= 0.0033"
+    )
+    gate = next(g for g in entry["gates"] if g["gate"] == "error_rate")
+    assert gate["verdict"] == "fail" and gate["rollback_interval"]["low"] < 0.01
+    doc, _ = await store.documents.read(KEY)
+    assert doc["tested"] == ["error_rate", "latency_p95", "refusal_rate"]
 
 
 async def test_a_new_controller_resumes_where_the_old_one_stopped(store: Store) -> None:
@@ -347,6 +373,7 @@ rollouts:
       min_requests: 500
       evaluation_interval: 10
       bake_time: 10
+      regression_test: null
 """
 
 

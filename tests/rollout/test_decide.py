@@ -325,6 +325,7 @@ SUBJECTS_PLAN = Plan(
     min_subjects=10,
     bake_time=0,
     stages=[1, {"percent": 5, "min_subjects": 20}, {"percent": 100, "min_subjects": 30}],
+    regression_test=None,  # its lines would join every reason here: tested on its own below
 )
 SHADOWED_SUBJECTS = SUBJECTS_PLAN.model_copy(update={"shadow": Shadow(duration=0, min_requests=0)})
 
@@ -427,3 +428,57 @@ def test_shadow_pair_gates_are_left_out_of_the_ramp() -> None:
     plan = Plan(min_duration=60, min_requests=100, gates=[TEXT_GATE])  # type: ignore[list-item]
     decision = decide(plan, _at("ramping"), DISAGREEING, 100)
     assert (decision.action, decision.gates) == ("promote", ())
+
+
+# The first stage's regression test: a 1% baseline, candidates of 500 requests.
+BASE_1PP = _arm(errors=50, seed=1)
+TEST_PLAN = Plan(min_duration=60, min_requests=100)
+WORSE = WindowSnapshot(baseline=BASE_1PP, candidate=_arm(errors=15, n=500, seed=2))  # +2 pp
+SAME = WindowSnapshot(baseline=BASE_1PP, candidate=_arm(errors=5, n=500, seed=2))
+MORE_REFUSALS = WindowSnapshot(
+    baseline=_arm(errors=50, refusals=100, seed=1),
+    candidate=_arm(errors=5, refusals=30, n=500, seed=2),  # 6% against 2%: +4 pp, bound 2
+)
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "snap", "action", "reason"),
+    [
+        # worse than the baseline and past +1 pp: rolled back at this one look, not after two
+        (TEST_PLAN, _at("ramping"), WORSE, "roll_back", "error_rate: regression test at 500"),
+        # paused, the candidate still serves: the test still rolls it back
+        (TEST_PLAN, _at("paused"), WORSE, "roll_back", "error_rate: regression test at 500"),
+        # without the test the breach is not shown at 99%: the stage holds
+        (Plan(min_duration=60, regression_test=None), _at("ramping"), WORSE, "hold", "error_rate"),
+        # a secondary gate shown worse waits for an approver
+        (
+            TEST_PLAN,
+            _at("ramping"),
+            MORE_REFUSALS,
+            "await_approval",
+            "secondary gate refusal_rate failed: regression test at 500",
+        ),
+        # not shown worse: the stage goes on as usual, and each test says what it found
+        (TEST_PLAN, _at("ramping"), SAME, "hold", "regression test at 500 candidate requests"),
+        # past the first stage there is no regression test
+        (TEST_PLAN, _at("ramping", 1, weight=0.05), WORSE, "hold", "error_rate"),
+    ],
+    ids=["worse", "paused", "off", "secondary", "same", "stage 2"],
+)
+def test_the_first_stages_regression_test(
+    plan: Plan, state: RolloutState, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(plan, state, snap, 100)
+    assert decision.action == action
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+    if action != "hold":  # what decided comes first
+        assert decision.reasons[0].startswith(reason)
+
+
+def test_the_regression_test_is_made_once() -> None:
+    first = decide(TEST_PLAN, _at("ramping"), SAME, 100)
+    assert first.state.tested == {"error_rate", "latency_p95", "refusal_rate"}
+    again = decide(TEST_PLAN, first.state, WORSE, 160)
+    assert again.action == "hold"  # the breach test alone, which holds
+    assert not any("regression test" in r for r in again.reasons)
+    assert again.state.tested == first.state.tested

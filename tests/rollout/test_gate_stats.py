@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from rollout.gate_stats import (
     difference_of_ratios,
+    more_hits_p_value,
     mover_difference,
     quantile_delta,
     quantile_interval,
@@ -23,7 +24,6 @@ from rollout.gate_stats import (
     ratio_of_ratios,
     t_value,
     wilson,
-    wilson_cc,
     z_value,
 )
 from rollout.histogram import GAMMA, LogHistogram, representative
@@ -60,42 +60,30 @@ def test_wilson_rejects_impossible_counts(hits: int, trials: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("hits", "trials", "low", "high"),
-    [  # Newcombe (1998), Statistics in Medicine 17:857, method 4 (score with continuity corr.)
-        (81, 263, 0.2535, 0.3682),
-        (15, 148, 0.0598, 0.1644),
-        (0, 20, 0.0, 0.2005),
-        (1, 29, 0.0018, 0.1963),
+    ("cand", "base", "p"),
+    [  # scipy.stats.fisher_exact(..., alternative="greater"), computed once
+        ((13, 500), (495, 49500), 0.0020520760893),
+        ((5, 500), (495, 49500), 0.56126669992),
+        ((3, 10), (1, 10), 0.29102167183),
+        ((7, 300), (3, 300), 0.16980697373),
+        ((500, 500), (0, 10), 3.3313598200e-21),
+        ((0, 10), (0, 10), 1.0),
     ],
 )
-def test_wilson_cc_matches_published_values(
-    hits: int, trials: int, low: float, high: float
+def test_fishers_exact_test_matches_known_values(
+    cand: tuple[int, int], base: tuple[int, int], p: float
 ) -> None:
-    got = wilson_cc(hits, trials, 0.95)
-    assert (round(got.low, 4), round(got.high, 4)) == (low, high)
+    assert more_hits_p_value(cand, base) == pytest.approx(p, rel=1e-9)
 
 
-def _binomial_pmf(n: int, p: float) -> list[float]:
-    return [math.comb(n, k) * p**k * (1 - p) ** (n - k) for k in range(n + 1)]
-
-
-@pytest.mark.parametrize(("n", "p"), [(200, 0.01), (100, 0.02), (50, 0.05)])
-def test_wilson_cc_low_end_errs_less_often_than_wilsons_at_a_few_events(n: int, p: float) -> None:
-    # Exactly, over every count: how often the low end at 99.9% lies above the truth (nominal
-    # 0.05%). Wilson's is several times that at a few expected events.
-    pmf = _binomial_pmf(n, p)
-    above = {
-        name: sum(q for k, q in enumerate(pmf) if interval(k, n, 0.999).low > p)
-        for name, interval in (("wilson", wilson), ("cc", wilson_cc))
-    }
-    assert above["wilson"] > 0.0025  # 5x nominal
-    assert above["cc"] < above["wilson"]
-
-
-def test_corrected_newcombe_difference_matches_method_11() -> None:
-    # Newcombe (1998), Statistics in Medicine 17:873, Table II, method 11: 56/70 - 48/80
-    got = mover_difference((56, 70), (48, 80), 0.95, corrected=True)
-    assert (round(got.low, 4), round(got.high, 4)) == (0.0428, 0.3422)
+@pytest.mark.parametrize(
+    ("cand", "base"), [((3, 2), (1, 10)), ((-1, 10), (1, 10)), ((1, 0), (0, 1))]
+)
+def test_fishers_exact_test_refuses_impossible_counts(
+    cand: tuple[int, int], base: tuple[int, int]
+) -> None:
+    with pytest.raises(ValueError, match="hits <= trials"):
+        more_hits_p_value(cand, base)
 
 
 @pytest.mark.parametrize(
