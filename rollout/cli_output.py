@@ -84,6 +84,7 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
         ["since", since(entry.get("since"), now)],
         ["awaiting", str(entry.get("awaiting") or "-")],
         ["accepted", f"{', '.join(accepted)} (extra monitoring)" if accepted else "-"],
+        ["regression test", regression_test_line(entry.get("regression_test"))],
         ["killed", yes_no(entry.get("killed"))],
         ["epoch", str(entry.get("epoch"))],
         ["source", str(entry.get("source"))],
@@ -95,7 +96,16 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
     return rows if automatic else [r for r in rows if r[0] not in _CONTROLLER_ONLY]
 
 
-_CONTROLLER_ONLY = ("stage", "since", "awaiting", "accepted")
+_CONTROLLER_ONLY = ("stage", "since", "awaiting", "accepted", "regression test")
+
+
+def regression_test_line(test: dict[str, Any] | None) -> str:
+    """`due at 500 first-stage candidate requests`, or what it was made for."""
+    if not test:
+        return "none (breaches only)"
+    if test.get("made"):
+        return f"made for {', '.join(test['made'])}"
+    return f"due at {test.get('requests')} first-stage candidate requests"
 
 
 def shadow_summary(shadow: dict[str, Any]) -> str:

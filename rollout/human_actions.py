@@ -92,8 +92,9 @@ async def act(
 
 def controller_view(doc: dict[str, Any] | None, rollout: Rollout) -> dict[str, Any]:
     """The controller's fields of a stored state document, for people: phase, stage (percent;
-    None before the first stage), since, awaiting, approvals, and accepted: the failed secondary
-    gates an approver let through, to be watched more closely."""
+    None before the first stage), since, awaiting, approvals, accepted: the failed secondary
+    gates an approver let through, to be watched more closely, and the first stage's regression
+    test (None when the plan has none)."""
     if not rollout.plan.automatic:
         return {"automatic": False}
     try:
@@ -110,4 +111,16 @@ def controller_view(doc: dict[str, Any] | None, rollout: Rollout) -> dict[str, A
         "awaiting": state.awaiting,
         "approvals": sorted(state.approvals),
         "accepted": gates,
+        "regression_test": _regression_test(rollout.plan, state),
+    }
+
+
+def _regression_test(plan: Plan, state: RolloutState) -> dict[str, Any] | None:
+    test = plan.regression_test
+    if test is None:
+        return None
+    return {
+        "requests": test.requests,
+        "false_alarm": test.false_alarm,
+        "made": sorted(state.tested),
     }

@@ -84,7 +84,8 @@ CONTROLLER = Row(
             "none",
             [(GATE_VERDICTS, "{{gate}}")],
             "Each gate's verdict at the last look. fail: a primary gate rolls back after "
-            "`rollback_after` failing looks in a row, a secondary one waits for an approver; "
+            "`rollback_after` failing looks in a row (at once when it fails the first stage's "
+            "regression test), a secondary one waits for an approver; "
             "no_data: too few calls yet (never a pass); inconclusive: not shown either way yet.",
             kind="stat",
             mappings=VERDICT_MAPPINGS,

@@ -1,10 +1,10 @@
-"""The one-line shadow summary of `rollout status`: a table over status documents."""
+"""One-line summaries of `rollout status`: the shadow row and the regression test row."""
 
 from __future__ import annotations
 
 import pytest
 
-from rollout.cli_output import shadow_summary
+from rollout.cli_output import regression_test_line, rollout_rows, shadow_summary
 
 BASE = {"active": True, "share": 0.1, "per": "subject", "noise_share": 0.1, "queued": 0}
 
@@ -38,3 +38,25 @@ BASE = {"active": True, "share": 0.1, "per": "subject", "noise_share": 0.1, "que
 )
 def test_shadow_summary(extra: dict, expected: str) -> None:
     assert shadow_summary(BASE | extra) == expected
+
+
+@pytest.mark.parametrize(
+    ("test", "expected"),
+    [
+        (None, "none (breaches only)"),
+        ({"requests": 500, "made": []}, "due at 500 first-stage candidate requests"),
+        (
+            {"requests": 500, "made": ["error_rate", "latency_p95"]},
+            "made for error_rate, latency_p95",
+        ),
+    ],
+)
+def test_regression_test_line(test: dict | None, expected: str) -> None:
+    assert regression_test_line(test) == expected
+
+
+def test_the_regression_test_row_is_the_controllers() -> None:
+    entry = {"automatic": True, "regression_test": {"requests": 500, "made": []}}
+    rows = dict(rollout_rows(entry, 0.0))
+    assert rows["regression test"] == "due at 500 first-stage candidate requests"
+    assert "regression test" not in dict(rollout_rows({"automatic": False}, 0.0))

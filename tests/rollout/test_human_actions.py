@@ -147,6 +147,7 @@ async def test_the_view_for_people(store: Store) -> None:
         "awaiting": None,
         "approvals": [],
         "accepted": [],
+        "regression_test": {"requests": 500, "false_alarm": 0.01, "made": []},
     }
     assert controller_view(await _doc(store), BY_HAND) == {"automatic": False}
 
