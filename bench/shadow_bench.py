@@ -58,6 +58,7 @@ from proxy_bench import (
     steal_ticks,
 )
 from shadow_report import render
+from stall_proxy import report as stall_report
 
 BASELINE_MODEL = "gpt-4o-mini"  # what the client asks for
 HEALTHY_MODEL = "gpt-4o-2024-08-06"  # candidates: both priced as gpt-4o
@@ -150,10 +151,15 @@ class ShadowBench(Bench):
             self.names.insert(self.names.index(HEALTHY) + 1, self.ref_setup)
         for name, model, shadow in variants:
             data = self.tmp / f"data-{len(self.setups)}"
+            launcher: tuple[str, ...] = ()
+            if args.stalls or args.stall_stacks:
+                launcher = ("stall_proxy.py",)
+            if args.stall_stacks:
+                launcher += ("--stacks", str(stacks_path(name)))
             self.setups[name] = ProxySetup(
                 name,
                 lambda port, n=name, d=data, m=model, s=shadow: self._config(n, port, d, m, s),
-                launcher=("stall_proxy.py",) if args.stalls else (),
+                launcher=launcher,
             )
 
     def _config(self, setup: str, port: int, data: Path, model: str, shadow: bool) -> dict:
@@ -269,6 +275,10 @@ def profile(bench: ShadowBench, wl: Workload, setup: str) -> None:
     print(f"\nraw profile: {out}")
 
 
+def stacks_path(setup: str) -> Path:
+    return RESULTS / f"stalls-{setup.replace(' ', '-').replace(',', '')}.jsonl"
+
+
 def stall_line(proc: Proc) -> str:
     lines = [ln for ln in proc.tail(50).splitlines() if ln.startswith("stalls:")]
     return lines[-1] if lines else "no summary in the log"
@@ -286,6 +296,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--stalls",
         action="store_true",
         help="run the proxies under bench/stall_proxy.py: GC pauses and event-loop lag, per setup",
+    )
+    parser.add_argument(
+        "--stall-stacks",
+        action="store_true",
+        help="--stalls, and sample the stack of each late wake-up (bench/results/stalls-*.jsonl)",
     )
     parser.add_argument(
         "--compare-ref",
@@ -331,9 +346,13 @@ def main(argv: list[str] | None = None) -> int:
         report = render(phases, workloads, info)
     finally:
         bench.stop()
-    if args.stalls:  # written by each proxy as it exits
+    if args.stalls or args.stall_stacks:  # written by each proxy as it exits
         report += "\n\n## Event-loop stalls over the whole run (bench/stall_proxy.py)\n\n"
         report += "\n".join(f"- {name}: {stall_line(p)}" for name, (p, _) in bench.proxies.items())
+    if args.stall_stacks:
+        for name in bench.proxies:
+            report += f"\n\n### {name}: late wake-ups (stall_proxy.py --report)\n\n```\n"
+            report += stall_report(stacks_path(name)) + "\n```"
     publish(report, args.out)
     return 0
 
