@@ -79,10 +79,14 @@ def regression_tests(
 def with_findings(
     results: tuple[GateResult, ...], findings: tuple[Finding, ...]
 ) -> tuple[GateResult, ...]:
-    """The gates' results of this look, those shown worse by their test failing with its reason."""
+    """The gates' results of this look, those shown worse by their test failing with its reason.
+    A gate its trade-off waives stays waived: the plan accepts it worse for that drop."""
     worse = {f.gate: f.reason for f in findings if f.worse}
     return tuple(
-        replace(r, verdict="fail", reason=worse[r.gate]) if r.gate in worse else r for r in results
+        replace(r, verdict="fail", reason=worse[r.gate])
+        if r.gate in worse and r.waived is None
+        else r
+        for r in results
     )
 
 

@@ -9,9 +9,10 @@ import pytest
 
 from rollout.config.plan import Gate, Plan
 from rollout.gate_stats import more_hits_p_value, mover_difference
-from rollout.regression_test import Finding, regression_tests, relative_gates
+from rollout.gates import evaluate_gates
+from rollout.regression_test import Finding, regression_tests, relative_gates, with_findings
 from rollout.snapshot import Snapshot
-from tests.rollout.test_gates import _err, _gate, _json, _lat
+from tests.rollout.test_gates import _both, _cost, _err, _gate, _json, _lat
 
 ERR_DELTA = _gate(metric="error_rate", max_delta_to_baseline=0.01)
 ERR_RATIO = _gate(metric="error_rate", max_ratio_to_baseline=2)
@@ -127,3 +128,20 @@ def test_fishers_test_keeps_its_level_where_an_interval_does_not(
     )
     assert fisher <= alpha
     assert newcombe > 2 * alpha  # why proportions are not tested on their intervals
+
+
+@pytest.mark.parametrize(("cand_cost", "verdict"), [(0.001, "pass"), (0.008, "fail")])
+def test_a_trade_off_waives_the_regression_test_too(cand_cost: float, verdict: str) -> None:
+    # 20% refusals against 1%: shown worse. A 90% drop in cost per 1k waives it, as it waives
+    # the breach; a 20% drop does not.
+    gate = _gate(
+        metric="refusal_rate",
+        max_delta_to_baseline=0.01,
+        trade_off={"metric": "cost_per_1k", "min_drop_percent": 80},
+    )
+    plan = Plan(gates=[gate], regression_test={"requests": 100})
+    base, cand = _both(0, 2, _cost(0.01)), _both(0, 40, _cost(cand_cost, seed=5))
+    findings = regression_tests(plan, 0, frozenset(), base, cand)
+    assert [f.worse for f in findings] == [True]
+    [result] = with_findings(evaluate_gates(plan, base, cand), findings)
+    assert result.verdict == verdict
