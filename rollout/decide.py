@@ -11,7 +11,8 @@ Order of a look (phases other than pending and the terminal ones):
    roll_back (one failing look holds: the controller looks every interval, and single looks
    make false alarms add up);
 4. paused -> hold (a person stopped the ramp; safety above still applies);
-5. awaiting approval -> wait, or on approval enter the approved stage / resume;
+5. awaiting approval -> wait, or on approval enter the approved stage / resume (a secondary
+   gate failing while a stage waits is asked about first);
 6. a secondary gate failing, not yet accepted by an approver -> await_approval;
 7. the stage's minimums (duration, candidate requests, subjects) not met -> hold;
 8. baking: complete once bake_time has passed with no failing gate (at 100% there is no live
@@ -217,15 +218,32 @@ def _awaiting(
     now: float,
 ) -> Decision:
     key = state.awaiting
+    if key is None or key.startswith("stage:"):
+        # The gates passed when the stage's approval was asked for. A secondary one failing since
+        # (the first stage's regression test fails it at one look only) is asked about first:
+        # approving the stage must not let it through unseen. A failing primary was seen above.
+        failed = _secondary_failure(state, results)
+        if failed is not None:
+            return failed
     if key is None or key not in state.approvals:
         return Decision("await_approval", (f"waiting for approval {key}",), results, state)
     if key.startswith("stage:"):
-        # The gates passed when the approval was asked for; a failing one since was seen above.
         percents = [stage_approval(s.percent) for s in plan.stages]
         if key in percents:
             return _enter(plan, state, percents.index(key), now, results, (f"approved {key}",))
     resumed = replace(state, phase=resume_phase(plan, state), awaiting=None)
     return _progress(plan, resumed, snap, cand, results, now)
+
+
+def _secondary_failure(state: RolloutState, results: tuple[GateResult, ...]) -> Decision | None:
+    """Wait for an approver of the first failing secondary gate none has accepted, or None."""
+    for r in results:
+        key = gate_approval(r.gate)
+        if r.klass == "secondary" and r.verdict == "fail" and key not in state.approvals:
+            waiting = replace(state, phase="awaiting_approval", awaiting=key)
+            reason = f"secondary gate {r.gate} failed: {r.reason}"
+            return Decision("await_approval", (reason,), results, waiting)
+    return None
 
 
 def _unmet(plan: Plan, state: RolloutState, snap: WindowSnapshot, cand: Snapshot, now: float):
@@ -265,12 +283,9 @@ def _progress(
         if r.klass == "secondary" and gate_approval(r.gate) in state.approvals
     }
     blocking = [r for r in results if r.gate not in accepted]
-    secondary = [r for r in blocking if r.klass == "secondary" and r.verdict == "fail"]
-    if secondary:
-        first = secondary[0]
-        waiting = replace(state, phase="awaiting_approval", awaiting=gate_approval(first.gate))
-        reason = f"secondary gate {first.gate} failed: {first.reason}"
-        return Decision("await_approval", (reason,), results, waiting)
+    failed = _secondary_failure(state, results)
+    if failed is not None:
+        return failed
     notes = tuple(
         f"{r.gate} failing, accepted by an approver: {r.reason}"
         for r in results

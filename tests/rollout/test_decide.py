@@ -482,3 +482,19 @@ def test_the_regression_test_is_made_once() -> None:
     assert again.action == "hold"  # the breach test alone, which holds
     assert not any("regression test" in r for r in again.reasons)
     assert again.state.tested == first.state.tested
+
+
+@pytest.mark.parametrize("approved", [frozenset(), frozenset({"stage:5"})])
+def test_a_secondary_failing_while_a_stage_waits_is_asked_about_first(
+    approved: frozenset[str],
+) -> None:
+    # The first stage's regression test fails refusals (secondary) at one look only: approving
+    # the stage must not carry it past unseen.
+    plan = TEST_PLAN.model_copy(update={"approve_before": [5.0]})
+    state = _at("awaiting_approval", awaiting="stage:5", approvals=approved, weight=0.01)
+    decision = decide(plan, state, MORE_REFUSALS, 100)
+    assert (decision.action, decision.state.awaiting) == ("await_approval", "gate:refusal_rate")
+    assert decision.reasons[0].startswith("secondary gate refusal_rate failed: regression test")
+    # Nothing failing: the stage's wait goes on (or, approved, the stage is entered).
+    calm = decide(plan, state, SAME, 100)
+    assert calm.state.awaiting == (None if approved else "stage:5")
