@@ -109,9 +109,7 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     results = evaluate_gates(
         plan, snap.baseline, cand, (snap.noise, snap.shadow) if in_shadow else None
     )
-    tests = (
-        () if in_shadow else regression_tests(plan, state.stage, state.tested, snap.baseline, cand)
-    )
+    tests = () if in_shadow else regression_tests(plan, state, snap.baseline, cand)
     if tests:
         results = with_findings(results, tests)
         state = replace(state, tested=state.tested | {t.gate for t in tests})

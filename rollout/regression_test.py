@@ -25,6 +25,7 @@ Until both sides have the gate's samples the test waits for a later look.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from rollout.config.plan import METRICS, Bound, Gate, Plan
 from rollout.gate_stats import more_hits_p_value
@@ -36,6 +37,17 @@ from rollout.gates import (
     tested_interval,
 )
 from rollout.snapshot import Snapshot
+
+
+class RolloutStateLike(Protocol):
+    """What the test reads of decide.RolloutState (which imports this module)."""
+
+    @property
+    def phase(self) -> str: ...
+    @property
+    def stage(self) -> int: ...
+    @property
+    def tested(self) -> frozenset[str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +69,24 @@ def relative_gates(plan: Plan) -> list[Gate]:
 
 
 def regression_tests(
-    plan: Plan, stage: int, tested: frozenset[str], base: Snapshot, cand: Snapshot
+    plan: Plan, state: RolloutStateLike, base: Snapshot, cand: Snapshot
 ) -> tuple[Finding, ...]:
-    """The tests due at this look of stage `stage` (an index): every relative gate not in
-    `tested`, once the first stage's candidate has served enough requests and the gate has its
-    samples."""
+    """The tests due at this look: every relative gate not tested yet, once the first stage's
+    candidate has served enough requests and the gate has its samples. While paused, a
+    secondary gate's test waits for the resume: a pause cannot turn into a wait for its
+    approver, and the test is made once, so its finding would be lost (a primary gate's rolls
+    back, paused or not)."""
     test = plan.regression_test
-    if test is None or stage != 0 or cand.requests < test.requests:
+    if test is None or state.stage != 0 or cand.requests < test.requests:
         return ()
     gates = relative_gates(plan)
     alpha = test.false_alarm / len(gates) if gates else 0.0
     due = []
     for gate in gates:
         bound = gate.bound_for(plan.tier)
-        if gate.key in tested or missing_data(gate.metric, bound, base, cand, gate.min_sample):
+        if gate.key in state.tested or (state.phase == "paused" and gate.klass != "primary"):
+            continue
+        if missing_data(gate.metric, bound, base, cand, gate.min_sample):
             continue
         due.append(_test(gate, bound, base, cand, alpha))
     return tuple(due)

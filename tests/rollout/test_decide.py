@@ -498,3 +498,12 @@ def test_a_secondary_failing_while_a_stage_waits_is_asked_about_first(
     # Nothing failing: the stage's wait goes on (or, approved, the stage is entered).
     calm = decide(plan, state, SAME, 100)
     assert calm.state.awaiting == (None if approved else "stage:5")
+
+
+def test_while_paused_a_secondary_gates_regression_test_waits_for_the_resume() -> None:
+    paused = decide(TEST_PLAN, _at("paused"), MORE_REFUSALS, 100)
+    assert paused.action == "hold" and "refusal_rate" not in paused.state.tested
+    assert "error_rate" in paused.state.tested  # a primary gate's is made, paused or not
+    resumed = replace(paused.state, phase="ramping")
+    after = decide(TEST_PLAN, resumed, MORE_REFUSALS, 160)
+    assert (after.action, after.state.awaiting) == ("await_approval", "gate:refusal_rate")

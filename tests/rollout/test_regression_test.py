@@ -8,6 +8,7 @@ import math
 import pytest
 
 from rollout.config.plan import Gate, Plan
+from rollout.decide import RolloutState
 from rollout.gate_stats import more_hits_p_value, mover_difference
 from rollout.gates import evaluate_gates
 from rollout.regression_test import Finding, regression_tests, relative_gates, with_findings
@@ -18,12 +19,13 @@ ERR_DELTA = _gate(metric="error_rate", max_delta_to_baseline=0.01)
 ERR_RATIO = _gate(metric="error_rate", max_ratio_to_baseline=2)
 P95_RATIO = _gate(metric="latency_p95", max_ratio_to_baseline=1.2)
 JSON_DROP = _gate(metric="json_validity", max_delta_to_baseline=0.02)
+FIRST = RolloutState("v1", "ramping", stage=0, weight=0.01)  # the first stage, nothing tested yet
 BOTH = ["error_rate", "refusal_rate"]  # the default relative gates with samples in _err
 BASE_P95 = Snapshot(requests=5000, duration=_lat(5000, 1.0, 1))
 
 
 def _one(gate: Gate, base: Snapshot, cand: Snapshot) -> Finding:
-    [tested] = regression_tests(Plan(gates=[gate]), 0, frozenset(), base, cand)
+    [tested] = regression_tests(Plan(gates=[gate]), FIRST, base, cand)
     return tested
 
 
@@ -64,7 +66,7 @@ def test_the_reason_has_the_numbers() -> None:
 def test_the_false_alarm_is_shared_by_the_relative_gates() -> None:
     plan = Plan(gates=[ERR_DELTA, P95_RATIO, _gate(metric="error_rate", name="cap", max=0.05)])
     assert [g.key for g in relative_gates(plan)] == ["error_rate", "latency_p95"]
-    [tested] = regression_tests(plan, 0, frozenset(), _err(100, 10000), _err(9, 500))
+    [tested] = regression_tests(plan, FIRST, _err(100, 10000), _err(9, 500))
     assert "p = 0.075 > 0.005," in tested.reason  # 0.01 over two gates
 
 
@@ -83,13 +85,14 @@ def test_when_it_is_due(
     plan: Plan, stage: int, tested: frozenset[str], cand: Snapshot, due: list[str]
 ) -> None:
     # p95 (a default gate) has no samples here: it waits for a later look
-    got = regression_tests(plan, stage, tested, _err(100, 10000), cand)
+    state = RolloutState("v1", "ramping", stage=stage, tested=tested)
+    got = regression_tests(plan, state, _err(100, 10000), cand)
     assert [t.gate for t in got] == due
 
 
 def test_a_gate_without_its_samples_waits() -> None:
     gate = _gate(metric="error_rate", max_delta_to_baseline=0.01, min_sample=1000)
-    assert regression_tests(Plan(gates=[gate]), 0, frozenset(), _err(10, 10000), _err(9, 500)) == ()
+    assert regression_tests(Plan(gates=[gate]), FIRST, _err(10, 10000), _err(9, 500)) == ()
 
 
 def test_an_invalid_budget_is_refused() -> None:
@@ -141,7 +144,7 @@ def test_a_trade_off_waives_the_regression_test_too(cand_cost: float, verdict: s
     )
     plan = Plan(gates=[gate], regression_test={"requests": 100})
     base, cand = _both(0, 2, _cost(0.01)), _both(0, 40, _cost(cand_cost, seed=5))
-    findings = regression_tests(plan, 0, frozenset(), base, cand)
+    findings = regression_tests(plan, FIRST, base, cand)
     assert [f.worse for f in findings] == [True]
     [result] = with_findings(evaluate_gates(plan, base, cand), findings)
     assert result.verdict == verdict
