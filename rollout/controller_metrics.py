@@ -1,5 +1,6 @@
 """The controller's Prometheus metrics: where each automatic rollout stands, what the controller
-decided, and every gate's verdict, as of the leader's last look.
+decided, every gate's verdict and which gates' first-stage regression test was made, as of the
+leader's last look.
 
 Set only by the controller that leads; one that loses the lead sets its series to 0, so that
 with several replicas (multiprocess mode `livemax` on one host, `max by` across hosts) the
@@ -36,6 +37,12 @@ GATE_STATUS = Gauge(
     ["rollout", "gate", "status"],
     multiprocess_mode="livemax",
 )
+REGRESSION_TESTED = Gauge(
+    "llm_rollout_regression_tested",
+    "1 once the gate's first-stage regression test was made (its finding is in the audit)",
+    ["rollout", "gate"],
+    multiprocess_mode="livemax",
+)
 GATE_ACCEPTED = Gauge(
     "llm_rollout_gate_accepted",
     "1 while an approver has accepted the secondary gate's failure (watch it more closely)",
@@ -57,6 +64,8 @@ class ControllerMetrics:
         for result in decision.gates:  # none on terminal and pending looks: the last ones stay
             for verdict in VERDICTS:
                 self._gauge(GATE_STATUS, (rollout, result.gate, verdict), verdict == result.verdict)
+        for gate in decision.state.tested:
+            self._gauge(REGRESSION_TESTED, (rollout, gate), True)
         approvals = decision.state.approvals
         accepted = {a.removeprefix("gate:") for a in approvals if a.startswith("gate:")}
         for gauge, labels in list(self._set):  # an acceptance ends with the rollout version

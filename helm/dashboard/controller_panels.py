@@ -102,6 +102,18 @@ CONTROLLER = Row(
             options=BIG_COLOURED,
         ),
         Panel(
+            "Regression test (first stage)",
+            "none",
+            [(f"max by (gate) (llm_rollout_regression_tested{{{ROLLOUT}}})", "{{gate}}")],
+            "Gates whose one planned regression test was made, when the candidate had served the "
+            "plan's requests (500) in the first stage: worse than the baseline and past the "
+            "bound rolls back (primary) or waits for an approver (secondary); what each found is "
+            "in `rollout history`. No data: not made yet.",
+            kind="stat",
+            mappings=value_mappings({1: ("made", "blue")}),
+            options=BIG_COLOURED,
+        ),
+        Panel(
             "Phase and candidate weight",
             "none",
             [(PHASE, "phase"), (f"max(llm_rollout_weight{{{ROLLOUT}}})", "candidate weight")],

@@ -61,6 +61,7 @@ PRODUCED = {
     "llm_rollout_decisions_total",
     "llm_rollout_gate_status",
     "llm_rollout_gate_accepted",
+    "llm_rollout_regression_tested",
 }
 ADMIN_TOKEN = "dashboard-test-approver"
 MESSAGES = [{"role": "user", "content": "hello there"}]
@@ -84,6 +85,9 @@ rollouts:
       stages: [50, 100]
       min_duration: 3600      # stays at 50%: both arms serve all along
       evaluation_interval: 1  # a look every second
+      # The first stage's regression test, made early (the rounds send a few dozen calls); the
+      # same provider behind both arms cannot be past +50 pp of errors: it finds nothing.
+      regression_test: {{requests: 20}}
       gates:
         - {{metric: error_rate, max_delta_to_baseline: 0.5, min_sample: 20}}
         # Every 8th call is refused (x-fake-refuse): beyond 1%, so the controller waits for
@@ -266,6 +270,8 @@ def test_controller_panels_show_the_ramp(prometheus: PrometheusServer) -> None:
     assert verdicts == {}
     accepted = shown_by(prometheus, "Accepted secondary gates", "gate")
     assert accepted == {"refusal_rate": "ACCEPTED: watch"}
+    # error_rate is the one gate relative to the baseline: the one tested
+    assert shown_by(prometheus, "Regression test (first stage)", "gate") == {"error_rate": "made"}
     made = f'sum by (action) (llm_rollout_decisions_total{{rollout="{ROLLOUT}"}})'
     actions = {s["metric"]["action"] for s in prometheus.query(made)}
     assert actions == {"promote", "hold", "await_approval"}

@@ -57,3 +57,14 @@ def test_an_accepted_gate_is_marked_until_the_acceptance_ends() -> None:
     fresh = RolloutState("v2", "ramping")  # a new version: approvals start again
     metrics.record(name, Decision("promote", ("x",), (), fresh))
     assert _value("llm_rollout_gate_accepted", rollout=name, gate="refusal_rate") == 0
+
+
+def test_the_regression_tests_made_are_marked() -> None:
+    name = f"m{uuid.uuid4().hex[:8]}"
+    metrics = ControllerMetrics()
+    tested = RolloutState("v1", "ramping", tested=frozenset({"error_rate"}))
+    metrics.record(name, Decision("hold", ("x",), (), tested))
+    assert _value("llm_rollout_regression_tested", rollout=name, gate="error_rate") == 1
+    assert _value("llm_rollout_regression_tested", rollout=name, gate="latency_p95") is None
+    metrics.forget()  # no longer the leader
+    assert _value("llm_rollout_regression_tested", rollout=name, gate="error_rate") == 0
