@@ -108,9 +108,9 @@ def more_hits_p_value(cand: tuple[int, int], base: tuple[int, int]) -> float:
     top = min(hits, n_c)
 
     def log_pmf(k: int) -> float:
-        return _log_choose(hits, k) + _log_choose(total - hits, n_c - k)
+        return log_choose(hits, k) + log_choose(total - hits, n_c - k)
 
-    norm = _log_choose(total, n_c)
+    norm = log_choose(total, n_c)
     tail, k = 0.0, x
     while k <= top:
         term = math.exp(log_pmf(k) - norm)
@@ -121,7 +121,8 @@ def more_hits_p_value(cand: tuple[int, int], base: tuple[int, int]) -> float:
     return min(1.0, tail)
 
 
-def _log_choose(n: int, k: int) -> float:
+def log_choose(n: int, k: int) -> float:
+    """log C(n, k), by the log-gamma function: exact enough, and never overflows."""
     return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+from rollout.gate_stats import log_choose
 from rollout.sim_streams import ArmModel, Scenario
 
 
@@ -30,7 +31,7 @@ def rate_changed(base: ArmModel, scenario: Scenario) -> tuple[float, float] | No
 def ceiling(p0: float, p1: float, n: int, false_alarm: float) -> float:
     """The power of the most powerful test of rate p0 against p1 > p0 on n trials, at a false
     alarm of exactly `false_alarm` (Neyman-Pearson, randomised at the boundary count)."""
-    pmf0, pmf1 = _binomial(n, p0), _binomial(n, p1)
+    pmf0, pmf1 = binomial_pmf(n, p0), binomial_pmf(n, p1)
     spent = power = 0.0
     for k in range(n, -1, -1):  # fail on the counts least likely under p0 first
         if spent + pmf0[k] > false_alarm:
@@ -41,11 +42,7 @@ def ceiling(p0: float, p1: float, n: int, false_alarm: float) -> float:
     return power
 
 
-def _binomial(n: int, p: float) -> list[float]:
+def binomial_pmf(n: int, p: float) -> list[float]:
+    """P(X = k) for k = 0..n, X ~ Binomial(n, p), 0 < p < 1."""
     log_p, log_q = math.log(p), math.log1p(-p)
-
-    def log_pmf(k: int) -> float:
-        choose = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-        return choose + k * log_p + (n - k) * log_q
-
-    return [math.exp(log_pmf(k)) for k in range(n + 1)]
+    return [math.exp(log_choose(n, k) + k * log_p + (n - k) * log_q) for k in range(n + 1)]

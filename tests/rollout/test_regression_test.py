@@ -12,6 +12,7 @@ from rollout.decide import RolloutState
 from rollout.gate_stats import more_hits_p_value, mover_difference
 from rollout.gates import evaluate_gates
 from rollout.regression_test import Finding, regression_tests, relative_gates, with_findings
+from rollout.sim_limit import binomial_pmf
 from rollout.snapshot import Snapshot
 from tests.rollout.test_gates import _both, _cost, _err, _gate, _json, _lat
 
@@ -100,18 +101,10 @@ def test_an_invalid_budget_is_refused() -> None:
         Plan(regression_test={"false_alarm": 0})
 
 
-def _binomial(n: int, p: float) -> list[float]:
-    def log_pmf(k: int) -> float:
-        choose = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-        return choose + k * math.log(p) + (n - k) * math.log1p(-p)
-
-    return [math.exp(log_pmf(k)) for k in range(n + 1)]
-
-
 def _size(rejects, n_c: int, n_b: int, p: float) -> float:
     """The exact chance that `rejects(x, b)` fails a candidate as good as the baseline (both at
     rate p): summed over the baseline's counts, each with the fewest candidate hits that fail."""
-    pc, pb = _binomial(n_c, p), _binomial(n_b, p)
+    pc, pb = binomial_pmf(n_c, p), binomial_pmf(n_b, p)
     sd = math.sqrt(n_b * p)
     total = 0.0
     for b in range(max(0, int(n_b * p - 8 * sd)), int(n_b * p + 8 * sd) + 1):
