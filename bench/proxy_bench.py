@@ -441,7 +441,7 @@ class Bench:
         if self.args.provider_cmd:
             argv = shlex.split(self.args.provider_cmd.format(host=HOST, port=self.provider_port))
         else:
-            argv = [sys.executable, "-m", "rollout.cli", "--log-level", "warning"]
+            argv = [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning"]
             argv += ["fake-provider", "--host", HOST, "--port", str(self.provider_port)]
             argv += ["--settings", str(settings)]
         self.provider = Proc("fake provider", argv, CLIENT_CORE, RESULTS / "provider.log")
@@ -465,7 +465,7 @@ class Bench:
             script, *options = setup.launcher
             argv = [sys.executable, str(BENCH / script), str(path), *options]
         else:
-            argv = [sys.executable, "-m", "rollout.cli", "--log-level", "warning", "serve"]
+            argv = [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning", "serve"]
             argv += ["--config", str(path)]
         log = RESULTS / f"proxy-{setup.name.replace(' ', '-')}.log"
         proc = Proc(f"proxy[{setup.name}]", argv, PROXY_CORE, log, src=self.proxy_src)

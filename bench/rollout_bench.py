@@ -149,7 +149,7 @@ class Bench:
         self.provider_port, redis_port = free_port(), free_port()
         settings = self.tmp / "fake.yaml"
         settings.write_text("record_limit: 0\n")  # recording would cost core 1 time
-        argv = [sys.executable, "-m", "rollout.cli", "--log-level", "warning", "fake-provider"]
+        argv = [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning", "fake-provider"]
         argv += ["--host", HOST, "--port", str(self.provider_port), "--settings", str(settings)]
         provider = self._spawn("fake provider", argv, CLIENT_CORE)
         wait_http(self.provider_port, "/v1/models", provider)
@@ -182,7 +182,7 @@ class Bench:
         config |= {"listen": {"host": HOST, "port": port}, "admin": {"host": HOST, "port": admin}}
         path = self.tmp / f"{name}.yaml"
         path.write_text(json.dumps(config, indent=2))  # JSON is YAML
-        argv = [sys.executable, "-m", "rollout.cli", "--log-level", "warning", "serve"]
+        argv = [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning", "serve"]
         proc = self._spawn(f"proxy-{name}", [*argv, "--config", str(path)], PROXY_CORE)
         wait_http(port, "/readyz", proc)
         return proc, port, admin

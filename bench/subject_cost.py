@@ -28,9 +28,9 @@ from proxy.exchange import Exchange
 from proxy.metrics import ArmMetricsCache
 from proxy.observe.base import Observation
 from proxy.stages.record import Record
-from rollout.subject_counts import SubjectAggregator, hash_subjects
-from rollout.usage import Usage
-from rollout.windows import WindowAggregator
+from rollout.control.subject_counts import SubjectAggregator, hash_subjects
+from rollout.control.windows import WindowAggregator
+from rollout.quality.usage import Usage
 
 
 def exchanges(n: int) -> list[Exchange]:

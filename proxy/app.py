@@ -41,15 +41,15 @@ from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
 from rollout.config.changes import config_hash
-from rollout.controller import Controller
+from rollout.control.controller import Controller
+from rollout.control.subject_counts import SubjectAggregator
+from rollout.control.windows import WindowAggregator
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
-from rollout.flags import FlagSet
-from rollout.pricing import default_price_table
-from rollout.refusal import shared_detector
+from rollout.quality.pricing import default_price_table
+from rollout.quality.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
-from rollout.subject_counts import SubjectAggregator
+from rollout.targeting.flags import FlagSet
 from rollout.tasks import cancel_and_wait
-from rollout.windows import WindowAggregator
 
 _HEALTH_PATHS = ("/healthz", "/readyz")
 

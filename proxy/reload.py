@@ -32,7 +32,7 @@ from rollout.config import Config, Provider, missing_credentials
 from rollout.config.reloader import ConfigReloader, ReloadResult
 from rollout.config.watch import ConfigWatcher, poll_seconds
 from rollout.errors import ConfigError, ConfigProblem
-from rollout.flags import FlagSet
+from rollout.targeting.flags import FlagSet
 from rollout.tasks import cancel_and_wait, run_kept
 
 log = logging.getLogger("llm_rollout.reload")

@@ -14,7 +14,7 @@ import sys
 
 from aiohttp import web
 
-from proxy.admin import build_admin_app
+from proxy.admin.server import build_admin_app
 from proxy.app import Proxy
 from proxy.reload import LiveConfig, hold_sighup, remember_sighup
 from rollout.config import Config

@@ -2,10 +2,10 @@
 
 Record adds the subject of every candidate call to a `SubjectAggregator` (a set add in memory,
 no I/O on the request path). This task drains it every `interval` seconds, hashes each distinct
-subject with the store's key (rollout/subject_counts.py; read at the first flush and again after
-every store error, so that replicas agree on a new key when the store has lost its data), and
-sends one `subjects.add` per rollout carrying all its buckets: one round trip per rollout and
-flush, whatever the traffic.
+subject with the store's key (rollout/control/subject_counts.py; read at the first flush and
+again after every store error, so that replicas agree on a new key when the store has lost its
+data), and sends one `subjects.add` per rollout carrying all its buckets: one round trip per
+rollout and flush, whatever the traffic.
 
 When the store fails, the drained subjects are kept and merged with what arrives meanwhile, and
 the next interval tries again (adding a subject twice is harmless: counts are distinct). While
@@ -24,9 +24,9 @@ import math
 from prometheus_client import Counter
 
 from proxy.metrics import STORE_ERRORS
+from rollout.control.subject_counts import Bucketed, SubjectAggregator, hash_subjects, load_hash_key
 from rollout.errors import StoreError
 from rollout.store.base import Documents, SubjectCounts
-from rollout.subject_counts import Bucketed, SubjectAggregator, hash_subjects, load_hash_key
 from rollout.tasks import Periodic
 
 log = logging.getLogger("llm_rollout.subjects")

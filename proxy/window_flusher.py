@@ -18,10 +18,10 @@ import logging
 import math
 
 from proxy.metrics import STORE_ERRORS, WINDOW_FIELDS_DROPPED
+from rollout.control.windows import WindowAggregator
 from rollout.errors import StoreError
 from rollout.store.base import MetricWindows
 from rollout.tasks import Periodic
-from rollout.windows import WindowAggregator
 
 log = logging.getLogger("llm_rollout.windows")
 

@@ -14,7 +14,8 @@ from panel_model import ROLLOUT, WINDOW, Panel, Row, fixed_colour, override, val
 
 GREY = "#8e8e8e"
 NO_LEADER = (0, ("no leader", "transparent"))
-# Every phase of rollout/decide.py, by code (tests/helm/test_dashboard.py keeps them in step).
+# Every phase of rollout/control/decide.py, by code
+# (tests/helm/test_dashboard.py keeps them in step).
 PHASES: dict[str, tuple[int, str]] = {
     "pending": (1, GREY),
     "shadow": (2, "purple"),

@@ -11,8 +11,8 @@ from typing import Any
 from proxy.cohorts.subjects import compile_sources
 from proxy.upstream import Upstream
 from rollout.config.rollouts import Prompt, Rollout
-from rollout.matching import compile_match
-from rollout.request_facts import RequestFacts
+from rollout.targeting.matching import compile_match
+from rollout.targeting.request_facts import RequestFacts
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,16 +16,17 @@ from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.metrics import KILLED, STATE_REFRESHES, WEIGHT
 from proxy.cohorts.sticky import StickyArms
 from proxy.cohorts.store_guard import StoreGuard
-from rollout.flags import FlagSet
-from rollout.live_state import (
+from rollout.control.live_state import (
     CHANGES_CHANNEL,
     FLAGS_KEY,
     LiveState,
+    config_state,
     initial_state,
     state_from_doc,
     state_key,
 )
 from rollout.store import Store
+from rollout.targeting.flags import FlagSet
 from rollout.tasks import cancel_and_wait
 
 log = logging.getLogger("llm_rollout.runtime")
@@ -46,7 +47,7 @@ class Runtime:
         self.flags, self.store = flags, store
         self.guard = StoreGuard()
         self.sticky = StickyArms(store.assignments, self.guard)
-        self.states: dict[str, LiveState] = {r.name: r.config.config_state for r in rollouts}
+        self.states: dict[str, LiveState] = {r.name: config_state(r.config) for r in rollouts}
         self.refresh_seconds, self.flush_seconds = refresh_seconds, flush_seconds
         self._flag_overrides: Mapping[str, object] = {}  # as last read from the store
         self._changing = asyncio.Lock()  # a refresh and a reconfigure never interleave
@@ -94,7 +95,7 @@ class Runtime:
         old = self.rollouts.get(rollout.name)
         state = self.states.get(rollout.name)
         if old is None or state is None or old.version != rollout.version or not state.from_store:
-            return rollout.config.config_state  # the config's (possibly new) weight
+            return config_state(rollout.config)  # the config's (possibly new) weight
         return state
 
     async def _read_states(
@@ -113,7 +114,7 @@ class Runtime:
                 log.warning("state of rollout %s vanished from the store; keeping it", name)
                 continue
             try:
-                states[name] = state_from_doc(doc, rollout.version, rollout.config.config_state)
+                states[name] = state_from_doc(doc, rollout.version, config_state(rollout.config))
             except ValueError as exc:
                 log.error("ignoring malformed state of rollout %s: %s", name, exc)
         return states

@@ -5,7 +5,8 @@ the baseline until the weight rises past it, which is exactly when it should mov
 path never waits on a write: new candidates are queued and written once per flush, one
 `put_arms` per scope. A lookup (needed only for subjects the weight has come down past) waits at
 most for one store call, shared by every request that misses in the same event-loop turn.
-The store sees digests of subjects, never the subjects (rollout/cohorts.py `stored_subject`).
+The store sees digests of subjects, never the subjects
+(rollout/targeting/cohorts.py `stored_subject`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import asyncio
 from time import monotonic
 
 from proxy.cohorts.store_guard import StoreGuard
-from rollout.cohorts import stored_subject
 from rollout.store import Assignments
+from rollout.targeting.cohorts import stored_subject
 
 _BASELINE = "baseline"
 

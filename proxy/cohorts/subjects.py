@@ -11,7 +11,7 @@ from hashlib import blake2b
 from typing import Any
 
 from rollout.config.rollouts import DEFAULT_SUBJECT
-from rollout.request_facts import RequestFacts
+from rollout.targeting.request_facts import RequestFacts
 
 SubjectSource = Callable[[RequestFacts], "str | None"]
 

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from proxy.observe.base import Observation, Observer
-from rollout.usage import Usage
+from rollout.quality.usage import Usage
 
 
 class AnthropicObserver(Observer):

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from proxy.observe.sse import SseSplitter
-from rollout.usage import Usage
+from rollout.quality.usage import Usage
 
 TEXT_START_CHARS = 200  # enough for the phrase-based refusal detector
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a non-streamed body larger than this is not analysed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from proxy.observe.base import Observation, Observer
-from rollout.usage import Usage
+from rollout.quality.usage import Usage
 
 _DONE = b"[DONE]"
 

@@ -20,14 +20,14 @@ from proxy.exchange import ShadowTicket
 from proxy.shadow.metrics import COMPARISONS, DROPPED
 from proxy.shadow.resources import ShadowResources
 from proxy.shadow.send import ShadowSend
-from rollout.cohorts import bucket
-from rollout.compare import Thresholds
 from rollout.config.shadow import Shadow
-from rollout.decide import TERMINAL
-from rollout.live_state import LiveState
-from rollout.redact import Redactor
+from rollout.control.decide import TERMINAL
+from rollout.control.live_state import LiveState
+from rollout.control.windows import WindowAggregator
+from rollout.quality.compare import Thresholds
+from rollout.quality.redact import Redactor
 from rollout.store import Store
-from rollout.windows import WindowAggregator
+from rollout.targeting.cohorts import bucket
 
 log = logging.getLogger("llm_rollout.shadow")
 

@@ -25,7 +25,7 @@ from proxy.pipeline import Stage, run_guarded
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.send import ShadowSend
 from proxy.shadow.sides import side_doc, side_result
-from rollout.compare import Comparison, SideResult, compare, disagreements
+from rollout.quality.compare import Comparison, SideResult, compare, disagreements
 
 log = logging.getLogger("llm_rollout.shadow")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from proxy.exchange import Exchange
 from proxy.stages.record import error_kind
-from rollout.compare import SideResult, cap_text, normalize_finish
-from rollout.redact import Redactor
+from rollout.quality.compare import SideResult, cap_text, normalize_finish
+from rollout.quality.redact import Redactor
 
 
 def side_result(ex: Exchange) -> SideResult:

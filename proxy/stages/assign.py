@@ -3,7 +3,7 @@
 1. kill switch on: baseline, for everyone, at once;
 2. a flag forced an arm, or one of the rollout's overrides pins the request: that arm;
 3. no subject: a fresh random draw per request (counted as `random`: not sticky);
-4. the subject's bucket (rollout/cohorts.py) below the weight: candidate, remembered;
+4. the subject's bucket (rollout/targeting/cohorts.py) below the weight: candidate, remembered;
 5. between the weight and the highest weight this version had: whatever the store remembers
    (a candidate stays a candidate when the weight comes down);
 6. otherwise: baseline.
@@ -19,7 +19,7 @@ import random
 from proxy.cohorts.metrics import ASSIGNMENTS
 from proxy.cohorts.runtime import Runtime
 from proxy.exchange import Exchange
-from rollout.cohorts import bucket, may_be_remembered
+from rollout.targeting.cohorts import bucket, may_be_remembered
 
 
 class Assign:

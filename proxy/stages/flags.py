@@ -22,7 +22,7 @@ from proxy.exchange import Exchange
 from proxy.upstream import Upstream
 from rollout.config.flags import Effect
 from rollout.errors import Denied
-from rollout.flags import FlagSet, cap_fields, set_fields, strip_tools
+from rollout.targeting.flags import FlagSet, cap_fields, set_fields, strip_tools
 
 
 class Flags:

@@ -14,9 +14,9 @@ from proxy.observe.expect import JsonExpectation, expected_json
 from proxy.observe.openai_chat import OpenAIChatObserver
 from proxy.observe.openai_responses import OpenAIResponsesObserver
 from proxy.observe.stream_usage import UsageChunkStripper, ask_for_usage
-from rollout.json_validity import check_json, check_tool_arguments
-from rollout.pricing import PriceTable
-from rollout.refusal import RefusalDetector
+from rollout.quality.json_validity import check_json, check_tool_arguments
+from rollout.quality.pricing import PriceTable
+from rollout.quality.refusal import RefusalDetector
 
 OBSERVERS: dict[str, type[Observer]] = {
     "openai.chat": OpenAIChatObserver,

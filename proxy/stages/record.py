@@ -8,8 +8,8 @@ from prometheus_client import Histogram
 
 from proxy.exchange import Exchange
 from proxy.metrics import OVERHEAD, ArmMetricsCache
-from rollout.subject_counts import SubjectAggregator
-from rollout.windows import CallSample, WindowAggregator
+from rollout.control.subject_counts import SubjectAggregator
+from rollout.control.windows import CallSample, WindowAggregator
 
 
 class Record:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from proxy.cohorts.metrics import PROMPT_NOT_APPLIED
 from proxy.exchange import Exchange
-from rollout.variants import apply_model, apply_params, apply_prompt
+from rollout.targeting.variants import apply_model, apply_params, apply_prompt
 
 
 class Rewrite:

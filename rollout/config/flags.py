@@ -1,7 +1,7 @@
 """Feature flags in config: a condition on the request (`Match`) and what to do (`Effect`).
 
-Flags are compiled once per config load (rollout/flags.py); ops can switch a flag off or change
-its percentage at run time without a reload.
+Flags are compiled once per config load (rollout/targeting/flags.py); ops can switch a flag off
+or change its percentage at run time without a reload.
 """
 
 from __future__ import annotations

@@ -289,7 +289,8 @@ class Plan(Strict):
     gates: list[Gate] = list(DEFAULT_GATES)
     rollback_after: PositiveInt = 2  # consecutive failing looks of a primary gate
     # One planned test per gate relative to the baseline, in the first stage: is the candidate
-    # worse than the baseline? (rollout/regression_test.py). null: none, only breaches roll back.
+    # worse than the baseline? (rollout/control/regression_test.py). null: none, only breaches
+    # roll back.
     regression_test: RegressionTest | None = RegressionTest()
     confidence: Confidence = Confidence()
     catastrophe: Catastrophe = Catastrophe()

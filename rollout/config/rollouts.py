@@ -19,8 +19,6 @@ from rollout.config.flags import Match
 from rollout.config.plan import Plan
 from rollout.config.shadow import Shadow
 from rollout.config.strict import Strict, no_structural_fields
-from rollout.live_state import LiveState, initial_state
-from rollout.windows import DEFAULT_BUCKET_SECONDS
 
 Arm = Literal["baseline", "candidate"]
 ARMS: tuple[Arm, ...] = ("baseline", "candidate")
@@ -32,6 +30,8 @@ _SUBJECT_SOURCE = re.compile(
     r"^(header:[A-Za-z0-9-]+|body:[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*|api_key)$"
 )
 DEFAULT_SUBJECT = ("body:user", "body:metadata.user_id", "api_key")
+
+DEFAULT_BUCKET_SECONDS = 10  # store.window_bucket_seconds: the metric windows' bucket
 
 
 class Prompt(Strict):
@@ -131,11 +131,6 @@ class Rollout(Strict):
     def version(self) -> str:
         """Changes when the candidate changes (a new release); not when the ramp does."""
         return self.candidate.fingerprint()
-
-    @property
-    def config_state(self) -> LiveState:
-        """The live state while no runtime change (admin API, controller) says otherwise."""
-        return initial_state(self.weight, self.killed)
 
     @property
     def bucket_salt(self) -> str:

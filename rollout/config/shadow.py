@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator
 
 from rollout.config.strict import Strict
-from rollout.redact import DEFAULT_SECRET_KEYS
+from rollout.quality.redact import DEFAULT_SECRET_KEYS
 
 
 class PairSampling(Strict):

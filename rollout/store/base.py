@@ -81,7 +81,8 @@ class MetricWindows(Protocol):
 class SubjectCounts(Protocol):
     """Distinct subjects per (rollout, time bucket), merged across replicas by union.
 
-    Subjects arrive already hashed (rollout/subject_counts.py): the store never sees a user id.
+    Subjects arrive already hashed (rollout/control/subject_counts.py): the store never sees a
+    user id.
     A bucket is named by its start (unix seconds, aligned by the caller) and expires `retention`
     seconds after its last write. Redis counts with a HyperLogLog (about 0.8% standard error);
     the embedded store counts exactly.

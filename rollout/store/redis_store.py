@@ -6,7 +6,8 @@ are Redis hash tags):
     <p>doc:<key>                  hash {rev, doc}: a document (orjson) and its revision
     <p>armgen:{<scope>}           string: the scope's current generation (absent = 0)
     <p>arm:{<scope>}:<gen>:<subj>  string: the subject's arm, with a PX ttl (<subj>: the
-                                  caller's key; the proxy gives a digest, rollout/cohorts.py)
+                                  caller's key; the proxy gives a digest,
+                                  rollout/targeting/cohorts.py)
     <p>m:<rollout>:<bucket>       hash field -> float: one metric window, PEXPIRE = retention
     <p>mi:<rollout>               zset bucket -> bucket: the windows that exist, for range reads
     <p>s:<rollout>:<bucket>       HyperLogLog of hashed subjects, PEXPIRE = retention

@@ -21,7 +21,7 @@ from typing import Any
 
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
-from rollout.cohorts import bucket
+from rollout.targeting.cohorts import bucket
 from tests.support.controller_process import ControllerProcess
 from tests.support.proxy_process import ProxyProcess, start_proxy_process
 from tests.support.redis_server import RedisServer
@@ -162,7 +162,7 @@ def candidates_at(rollout: str, subjects: Sequence[str], weight: float) -> set[s
     return {s for s in subjects if bucket(rollout, s) < weight}
 
 
-CONTROLLER_ARGV = [sys.executable, "-m", "rollout.cli", "controller"]
+CONTROLLER_ARGV = [sys.executable, "-m", "rollout.cli.main", "controller"]
 
 
 def start_controller_process(config: Path) -> ControllerProcess:

@@ -129,7 +129,7 @@ async def test_a_failing_secondary_gate_waits_for_an_approver(fleet: Fleet) -> N
         state = await wait_phase(a, case.name, ("awaiting_approval",), 0)
         assert state["weight"] == 0.1
         approve = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "rollout.cli", "approve", case.name,
+            sys.executable, "-m", "rollout.cli.main", "approve", case.name,
             "--gate", "refusal_rate", "--reason", "fewer refusals matter less here",
             "--actor", "alice", "--admin", a.admin_url,
             cwd=_REPO, env={**os.environ, **ENV}, stdout=asyncio.subprocess.PIPE,

@@ -1,5 +1,5 @@
 """Prometheus' token for /metrics through the chart. The chart binds the admin port to 0.0.0.0,
-where reads need a viewer token (proxy/admin_auth.py): the pods must accept
+where reads need a viewer token (proxy/admin/auth.py): the pods must accept
 metrics.tokenSecret's token as the viewer `prometheus`, and every ServiceMonitor must send the
 same Secret's key.
 
@@ -20,12 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from proxy.admin import build_admin_app
-from proxy.admin_auth import Role, load_tokens
+from proxy.admin.auth import Role, load_tokens
+from proxy.admin.controller import ControllerConfig, build_controller_admin_app
+from proxy.admin.server import build_admin_app
 from proxy.app import Proxy
-from proxy.controller_admin import ControllerConfig, build_controller_admin_app
 from rollout.config import Config, load_config
-from rollout.controller import Controller
+from rollout.control.controller import Controller
 from rollout.store.from_config import open_configured_store
 from tests.support.configmap_volume import ConfigMapVolume
 from tests.support.helm_chart import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rollout.controller_metrics import PHASES, VERDICTS
+from rollout.control.controller_metrics import PHASES, VERDICTS
 from tests.support.grafana_dashboard import (
     base_name,
     documented_metrics,
@@ -67,7 +67,7 @@ def test_each_controller_code_shows_the_name_it_stands_for(
 ) -> None:
     """The phase and verdict panels turn a value's series into a code and the code back into
     the value's name: every value the controller exports has a code, and each code's mapping
-    names the value it was given for (a phase added to rollout/decide.py fails here)."""
+    names the value it was given for (a phase added to rollout/control/decide.py fails here)."""
     coded = [
         (panel, query)
         for panel in panels(load())

@@ -15,8 +15,8 @@ from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from proxy.subject_flusher import SubjectFlusher
+from rollout.control.subject_counts import SubjectAggregator, hash_subject, load_hash_key
 from rollout.store import Store, open_store
-from rollout.subject_counts import SubjectAggregator, hash_subject, load_hash_key
 from tests.support.proxy import openai_config, serve_proxy
 from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer

@@ -28,12 +28,12 @@ from proxy.stages.parse import Parse
 from proxy.stages.record import Record
 from proxy.window_flusher import WindowFlusher
 from rollout.config import parse_config
-from rollout.pricing import default_price_table
-from rollout.refusal import RefusalDetector
+from rollout.control.windows import CallSample, WindowAggregator, merge_fields
+from rollout.quality.pricing import default_price_table
+from rollout.quality.refusal import RefusalDetector
+from rollout.quality.usage import Usage
 from rollout.store import Store, open_store
 from rollout.store.base import MetricWindows
-from rollout.usage import Usage
-from rollout.windows import CallSample, WindowAggregator, merge_fields
 from tests.support.proxy import openai_config
 from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer, on_loopback

@@ -77,7 +77,7 @@ def controller_process(
     base = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "rollout.cli", *argv],
+            [sys.executable, "-m", "rollout.cli.main", *argv],
             cwd=_REPO,
             env={**base, "LLM_ROLLOUT_CONFIG_POLL": "0", **(env or {})},
             stdin=subprocess.DEVNULL,

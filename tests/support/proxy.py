@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from proxy.admin import build_admin_app
+from proxy.admin.server import build_admin_app
 from proxy.app import Proxy
 from rollout.config import Config, parse_config
 from tests.support.servers import RunningServer, serve_in_thread

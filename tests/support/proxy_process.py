@@ -105,7 +105,7 @@ def start_proxy_process(
     # A worker count of 1 uses the plain registry; an inherited multiprocess directory would
     # mix this process's metrics with another's.
     base = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    argv = [sys.executable, "-m", "rollout.cli", "serve", "--config", str(config)]
+    argv = [sys.executable, "-m", "rollout.cli.main", "serve", "--config", str(config)]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [*argv, "--workers", str(workers)],

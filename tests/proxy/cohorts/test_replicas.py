@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 
 from proxy.fake_provider import RECEIVED
-from rollout.cohorts import bucket, stored_subject
 from rollout.store import RedisStore
+from rollout.targeting.cohorts import bucket, stored_subject
 from tests.support.proxy_process import (
     ProxyProcess,
     admin_call,

@@ -11,10 +11,10 @@ from proxy.cohorts.compiled import compile_rollout
 from proxy.cohorts.runtime import Runtime
 from rollout.config.flags import Flag
 from rollout.config.rollouts import Rollout, Variant
-from rollout.flags import FlagSet
-from rollout.live_state import initial_state, state_key
-from rollout.operations import set_flag, set_rollout
+from rollout.control.live_state import initial_state, state_key
+from rollout.control.operations import set_flag, set_rollout
 from rollout.store import Store, open_store
+from rollout.targeting.flags import FlagSet
 
 ROLLOUT = Rollout.model_validate({"name": "r", "weight": 0.5, "candidate": {"model": "x"}})
 

@@ -10,8 +10,8 @@ import pytest
 
 from proxy.cohorts.sticky import StickyArms
 from proxy.cohorts.store_guard import StoreGuard
-from rollout.cohorts import stored_subject
 from rollout.store import Store, open_store
+from rollout.targeting.cohorts import stored_subject
 from tests.support.redis_server import RedisServer
 
 

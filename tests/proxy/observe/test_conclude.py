@@ -10,8 +10,8 @@ from aiohttp.test_utils import make_mocked_request
 from proxy.exchange import Exchange
 from proxy.observe.openai_chat import OpenAIChatObserver
 from proxy.stages.observe import Conclude, Observe
-from rollout.pricing import default_price_table
-from rollout.refusal import RefusalDetector
+from rollout.quality.pricing import default_price_table
+from rollout.quality.refusal import RefusalDetector
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -14,7 +14,7 @@ from proxy.observe.base import Observation, Observer
 from proxy.observe.openai_chat import OpenAIChatObserver
 from proxy.observe.openai_responses import OpenAIResponsesObserver
 from proxy.observe.sse import SseSplitter
-from rollout.usage import Usage
+from rollout.quality.usage import Usage
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CAFE = "café — 東京 "

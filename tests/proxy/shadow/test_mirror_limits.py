@@ -14,7 +14,7 @@ import pytest
 
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
-from rollout.cohorts import bucket
+from rollout.targeting.cohorts import bucket
 from tests.proxy.shadow.test_mirror import sample, wait_shadows
 from tests.support.proxy import serve_proxy_and_admin
 from tests.support.servers import RunningServer, serve_in_thread

@@ -13,13 +13,13 @@ from proxy.cohorts.compiled import compile_rollout
 from proxy.cohorts.runtime import Runtime
 from proxy.exchange import Exchange
 from proxy.stages.assign import Assign
-from rollout.cohorts import bucket
 from rollout.config.rollouts import Rollout
-from rollout.flags import FlagSet
-from rollout.live_state import LiveState
+from rollout.control.live_state import LiveState
 from rollout.store import open_store
+from rollout.targeting.cohorts import bucket
+from rollout.targeting.flags import FlagSet
 
-# Subjects with known buckets under salt "r" (rollout/cohorts.py; fixed values).
+# Subjects with known buckets under salt "r" (rollout/targeting/cohorts.py; fixed values).
 SUBJECTS = {f"user-{i}": bucket("r", f"user-{i}") for i in range(200)}
 
 

@@ -25,7 +25,7 @@ from proxy.upstream import Upstream
 from rollout.config import Provider
 from rollout.config.flags import Flag
 from rollout.errors import Denied
-from rollout.flags import FlagSet
+from rollout.targeting.flags import FlagSet
 from tests.support.proxy import serve_proxy, two_fakes_config
 from tests.support.servers import RunningServer
 

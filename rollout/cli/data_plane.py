@@ -1,0 +1,79 @@
+"""The verbs that start the data plane: `serve`, `controller`, `demo`, `fake-provider`.
+
+The one module of `rollout` allowed to import `proxy` (tests/test_import_graph.py checks it): it
+does so lazily, inside each command, so `rollout status` and friends never load aiohttp's server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+
+from rollout.config import Config, load_config, missing_credentials
+from rollout.errors import ConfigError, RolloutError
+
+
+def load_or_exit(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(f"invalid config:\n{exc}", file=sys.stderr)
+        raise SystemExit(1) from exc
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    config = load_or_exit(args.config)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Must be set before prometheus-client creates any metric (importing proxy does).
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="llm-rollout-metrics-")
+    from proxy.serve import serve
+
+    missing = missing_credentials(config)
+    if missing:
+        print(f"environment variables not set: {', '.join(missing)}", file=sys.stderr)
+        return 1
+    serve(config, workers=args.workers, config_path=args.config)
+    return 0
+
+
+def controller_command(args: argparse.Namespace) -> int:
+    config = load_or_exit(args.config)
+    if not (config.store.redis_url or config.store.redis_url_env):
+        print(
+            "the controller process needs a shared store (store.redis_url); with the embedded"
+            " store it runs inside `rollout serve`",
+            file=sys.stderr,
+        )
+        return 1
+    if not any(r.plan.automatic for r in config.rollouts):
+        print("no rollout has an automatic plan (plan: {automatic: true})", file=sys.stderr)
+        return 1
+    admin = config.admin
+    if args.admin_port is not None:
+        admin = admin.model_copy(update={"port": args.admin_port})
+    from proxy.admin.controller import run_controller
+
+    try:
+        asyncio.run(run_controller(config, args.config, args.interval, admin))
+    except RolloutError as exc:
+        print(f"rollout controller: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from proxy.demo import run_demo
+
+    run_demo(load_or_exit(args.config), fake_port=args.fake_port, config_path=args.config)
+    return 0
+
+
+def fake_provider_command(args: argparse.Namespace) -> int:
+    from proxy.fake_provider import load_settings, run
+
+    settings = load_settings(args.settings) if args.settings else None
+    run(args.host, args.port, settings, workers=args.workers)
+    return 0

@@ -1,0 +1,158 @@
+"""The first stage's planned regression test: one test per gate relative to the baseline, made
+once, when the candidate has served `plan.regression_test.requests` requests in the first stage.
+
+Why a planned test and not a test at every look. A gate's breach test (gates.py) asks whether
+the candidate is shown past its bound; a candidate as good as the baseline sits a whole bound
+away from that, so looking at it every interval costs next to nothing, but a regression of
+twice the bound is shown only after 1,000-1,500 requests. Asking "is it worse than the
+baseline at all?" finds that regression at a third of the requests, but a good candidate sits
+right on "no change": asked every interval, for a whole ramp, some answers come out "worse" by
+chance (2-4% of simulated good ramps were rolled back that way, docs/controller.md). Asked once,
+the question has a false-alarm rate that is simply its level: `false_alarm` over the plan's
+relative gates, an equal share each (a union bound: the rate over all of them together is at
+most the sum). The first stage is where a regression should be caught, before more users see it.
+
+A gate fails the test when the candidate is shown worse than the baseline at its share AND its
+plain estimate is past the bound (a candidate worse than the baseline but within what the plan
+allows is not rolled back). How "worse" is shown, by the metric's kind:
+- proportions: Fisher's exact test on the bad outcomes (errors, refusals, invalid JSON), exact at
+  any count: at a few events, intervals from normal approximations fail good candidates 2-3
+  times more often than their level says (tests/rollout/control/test_regression_test.py);
+- quantiles and cost: the change's interval (gates.py) at the one-sided level excludes no change.
+Until both sides have the gate's samples the test waits for a later look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from rollout.config.plan import METRICS, Bound, Gate, Plan
+from rollout.control.gates import (
+    GateResult,
+    estimate_past_bound,
+    missing_data,
+    proportion_counts,
+    tested_interval,
+)
+from rollout.control.snapshot import Snapshot
+from rollout.stats.gate_stats import more_hits_p_value
+
+
+class RolloutStateLike(Protocol):
+    """What the test reads of decide.RolloutState (which imports this module)."""
+
+    @property
+    def phase(self) -> str: ...
+    @property
+    def stage(self) -> int: ...
+    @property
+    def tested(self) -> frozenset[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One gate's planned test: shown worse (and past its bound) or not, and why."""
+
+    gate: str
+    worse: bool
+    reason: str
+
+
+def relative_gates(plan: Plan) -> list[Gate]:
+    """The gates the test applies to: bounds relative to the baseline, on live traffic."""
+    return [
+        g
+        for g in plan.gates
+        if g.bound_for(plan.tier).kind.endswith("_to_baseline") and not METRICS[g.metric].pairs
+    ]
+
+
+def regression_tests(
+    plan: Plan, state: RolloutStateLike, base: Snapshot, cand: Snapshot
+) -> tuple[Finding, ...]:
+    """The tests due at this look: every relative gate not tested yet, once the first stage's
+    candidate has served enough requests and the gate has its samples. While paused, a
+    secondary gate's test waits for the resume: a pause cannot turn into a wait for its
+    approver, and the test is made once, so its finding would be lost (a primary gate's rolls
+    back, paused or not)."""
+    test = plan.regression_test
+    if test is None or state.stage != 0 or cand.requests < test.requests:
+        return ()
+    gates = relative_gates(plan)
+    alpha = test.false_alarm / len(gates) if gates else 0.0
+    due = []
+    for gate in gates:
+        bound = gate.bound_for(plan.tier)
+        if gate.key in state.tested or (state.phase == "paused" and gate.klass != "primary"):
+            continue
+        if missing_data(gate.metric, bound, base, cand, gate.min_sample):
+            continue
+        due.append(_test(gate, bound, base, cand, alpha))
+    return tuple(due)
+
+
+def with_findings(
+    results: tuple[GateResult, ...], findings: tuple[Finding, ...]
+) -> tuple[GateResult, ...]:
+    """The gates' results of this look, those shown worse by their test failing with its reason.
+    A gate its trade-off waives stays waived: the plan accepts it worse for that drop."""
+    worse = {f.gate: f.reason for f in findings if f.worse}
+    return tuple(
+        replace(r, verdict="fail", reason=worse[r.gate])
+        if r.gate in worse and r.waived is None
+        else r
+        for r in results
+    )
+
+
+def _test(gate: Gate, bound: Bound, base: Snapshot, cand: Snapshot, alpha: float) -> Finding:
+    metric = gate.metric
+    if METRICS[metric].kind == "proportion":
+        shown, evidence = _proportion_worse(metric, base, cand, alpha)
+    else:
+        shown, evidence = _interval_worse(metric, bound, base, cand, alpha)
+    past = estimate_past_bound(metric, bound, base, cand)
+    head = f"regression test at {cand.requests} candidate requests: {metric}"
+    if not shown:
+        return Finding(gate.key, False, f"{head} not shown worse than the baseline ({evidence})")
+    if not past:
+        return Finding(
+            gate.key,
+            False,
+            f"{head} worse than the baseline ({evidence}) but its estimate is within"
+            f" {bound.describe()}",
+        )
+    return Finding(
+        gate.key,
+        True,
+        f"{head} worse than the baseline ({evidence}) and past {bound.describe()}",
+    )
+
+
+def _proportion_worse(
+    metric: str, base: Snapshot, cand: Snapshot, alpha: float
+) -> tuple[bool, str]:
+    (hits_c, n_c), (hits_b, n_b) = proportion_counts(metric, cand), proportion_counts(metric, base)
+    if METRICS[metric].better == "higher":  # the bad outcome is the miss (invalid JSON)
+        hits_c, hits_b = n_c - hits_c, n_b - hits_b
+    p = more_hits_p_value((hits_c, n_c), (hits_b, n_b))
+    sign = "<=" if p <= alpha else ">"
+    hits = METRICS[metric].source.split("/")[0]
+    bad = f"not {hits}" if METRICS[metric].better == "higher" else hits
+    return p <= alpha, (
+        f"{bad}: candidate {hits_c}/{n_c}, baseline {hits_b}/{n_b};"
+        f" p = {p:.2g} {sign} {alpha:.2g}, Fisher's exact test"
+    )
+
+
+def _interval_worse(
+    metric: str, bound: Bound, base: Snapshot, cand: Snapshot, alpha: float
+) -> tuple[bool, str]:
+    level = 1.0 - 2.0 * alpha  # two-sided, so that its low end errs with chance alpha
+    tested, interval = tested_interval(metric, bound, base, cand, level)
+    neutral = 1.0 if bound.kind == "max_ratio_to_baseline" else 0.0
+    return interval.low > neutral, (
+        f"{tested} {interval.value:.4g} in [{interval.low:.4g}, {interval.high:.4g}]"
+        f" at {level * 100:.4g}%"
+    )

@@ -1,0 +1,255 @@
+"""`rollout simulate`: synthetic streams, the replay through decide(), the Flagger-style rule, and
+the command's output. Small seeded runs: each test takes well under a few seconds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from rollout.cli.main import main
+from rollout.config.plan import Plan
+from rollout.control.snapshot import Snapshot, window_snapshot
+from rollout.simulate.flagger import FlaggerRule, Threshold
+from rollout.simulate.replay import Horizon, RunResult, Window, replay_decide, replay_flagger
+from rollout.simulate.report import Settings, default_plan, simulate
+from rollout.simulate.streams import BASELINE, SCENARIOS, ArmModel, Stream, _histogram, arm_bucket
+from rollout.stats.histogram import LogHistogram
+
+PLAN = default_plan()
+
+
+def _fields(snap: Snapshot) -> dict:
+    """A snapshot as comparable plain values (histograms by their fields)."""
+    plain = {k: getattr(snap, k) for k in Snapshot.__slots__ if k not in ("duration", "ttft")}
+    return {
+        **plain,
+        "duration": snap.duration.to_fields("d"),
+        "ttft": snap.ttft.to_fields("t"),
+    }
+
+
+def test_the_window_equals_the_controllers_window_snapshot() -> None:
+    cursor = Stream(BASELINE, SCENARIOS["p95+30%"].candidate, 30.0, (4, 2)).cursor()
+    buckets = [cursor.next_bucket(0.25) for _ in range(12)]
+    window = Window().add(buckets[:5]).add(buckets[5:])
+    got, want = window.snapshot(), window_snapshot(buckets)
+    for arm in ("baseline", "candidate", "shadow"):
+        assert _fields(getattr(got, arm)) == _fields(getattr(want, arm)), arm
+    assert got.candidate.requests > 0 and len(got.candidate.cost_batches) == 12
+
+
+def test_the_streams_histogram_equals_adding_each_value() -> None:
+    values = np.random.default_rng(5).lognormal(0.0, 1.5, 3000)
+    one_by_one = LogHistogram()
+    for v in values.tolist():
+        one_by_one.add(v)
+    binned = _histogram(values)
+    assert binned.bucket_counts() == one_by_one.bucket_counts()
+    assert binned.count == 3000
+
+
+def test_a_bucket_draws_the_models_rates() -> None:
+    model = ArmModel(error_rate=0.05, refusal_rate=0.10, cost_median=0.002, cost_sigma=0.5)
+    fields = arm_bucket(model, 20_000.0, np.random.default_rng(1), "candidate")
+    n = fields["candidate:live:requests"]
+    assert n == pytest.approx(200_000, rel=0.01)  # 20k/s over a 10 s bucket
+    assert fields["candidate:live:errors"] / n == pytest.approx(0.05, abs=0.002)
+    assert fields["candidate:live:refusals"] / n == pytest.approx(0.10, abs=0.002)
+    priced = fields["candidate:live:priced"]
+    assert priced == n - fields["candidate:live:errors"]
+    per_1k = 1000 * fields["candidate:live:cost_usd"] / priced
+    assert per_1k == pytest.approx(model.cost_per_1k, rel=0.01)
+    p95 = LogHistogram.from_fields("candidate:live:duration", fields).quantile(0.95)
+    assert p95 == pytest.approx(model.quantile(0.95), rel=0.03)
+
+
+def test_the_same_seed_gives_the_same_stream_and_another_seed_another() -> None:
+    def first(seed: tuple[int, ...]) -> list[dict]:
+        cursor = Stream(BASELINE, BASELINE, 50.0, seed).cursor()
+        return [cursor.next_bucket(0.05) for _ in range(3)]
+
+    assert first((1, 1)) == first((1, 1))
+    assert first((1, 1)) != first((1, 2))
+
+
+@pytest.mark.parametrize("run", range(4))
+def test_aa_ramps_complete_without_a_rollback(run: int) -> None:
+    stream = Stream(BASELINE, SCENARIOS["aa"].candidate, 100.0, (0, run))
+    result = replay_decide(PLAN, stream, Horizon())
+    assert result.outcome == "complete", result.reason
+    assert result.stage == 100.0
+    # 5 stages of >= 300 s and a 600 s bake, one look a minute
+    assert result.looks >= 4 * 5 + 10 + 1
+
+
+@pytest.mark.parametrize("run", range(3))
+def test_an_error_regression_of_20_points_is_rolled_back(run: int) -> None:
+    stream = Stream(BASELINE, SCENARIOS["errors+20pp"].candidate, 100.0, (0, run))
+    result = replay_decide(PLAN, stream, Horizon(after_500=10))
+    assert result.outcome == "rolled_back"
+    assert result.reason.startswith("error_rate failed 2 looks")
+    assert result.stage == 1.0
+    assert result.delay(PLAN.evaluation_interval) <= 2
+
+
+def _bucket(requests: int, errors: int = 0, duration: float = 1.0) -> dict[str, float]:
+    """A hand-written candidate bucket: `requests` calls of `duration`, `errors` failing."""
+    hist = LogHistogram()
+    hist.add(duration, requests)
+    ok = requests - errors
+    fields = {
+        "candidate:live:requests": requests,
+        "candidate:live:errors": errors,
+        "candidate:live:priced": ok,
+        "candidate:live:cost_usd": 0.001 * ok,
+    }
+    return {**fields, **hist.to_fields("candidate:live:duration")} if requests else {}
+
+
+class _Scripted:
+    """A stream whose buckets are given, one per look (interval = one bucket)."""
+
+    def __init__(self, buckets: list[dict[str, float]]) -> None:
+        self.buckets = buckets
+        self.weights: list[float] = []
+
+    def cursor(self) -> _Scripted:
+        return self
+
+    def next_bucket(self, weight: float) -> dict[str, float]:
+        self.weights.append(weight)
+        return self.buckets[len(self.weights) - 1]
+
+
+FAST = Plan.model_validate(
+    {
+        "stages": [10, 100],
+        "min_duration": 20,
+        "bake_time": 20,
+        "evaluation_interval": 10,
+        "gates": [{"metric": "error_rate", "max_delta_to_baseline": 0.01}],
+    }
+)
+RULE = FlaggerRule((Threshold("error_rate", 0.02, True),), failed_checks=2)
+GOOD, BAD, EMPTY = _bucket(100), _bucket(100, errors=5), _bucket(0)
+
+
+@pytest.mark.parametrize(
+    ("buckets", "outcome", "looks", "weights", "reason"),
+    [
+        # two passing looks (20 s) promote to 100%, two more bake it
+        ([GOOD] * 4, "complete", 4, [0.1, 0.1, 1.0, 1.0], "baked at 100%"),
+        # failed checks add up, even across a passing look that promoted
+        ([BAD, GOOD, BAD], "rolled_back", 3, [0.1, 0.1, 1.0], "failed check 2 of 2: error_rate"),
+        # no candidate traffic is a failed check (Flagger: "no values found")
+        ([EMPTY, GOOD, EMPTY], "rolled_back", 3, [0.1, 0.1, 1.0], "failed check 2 of 2: no values"),
+        # a failing look does not advance, the next passing one (stage old enough) does
+        ([GOOD, BAD, GOOD, GOOD, GOOD], "complete", 5, [0.1, 0.1, 0.1, 1.0, 1.0], "baked"),
+    ],
+)
+def test_the_flagger_rule_on_a_known_stream(
+    buckets: list, outcome: str, looks: int, weights: list[float], reason: str
+) -> None:
+    stream = _Scripted(buckets)
+    result = replay_flagger(FAST, RULE, stream, Horizon())  # type: ignore[arg-type]
+    assert (result.outcome, result.looks) == (outcome, looks)
+    assert stream.weights == weights
+    assert result.reason.startswith(reason)
+
+
+def test_flagger_thresholds_are_the_plans_bounds_on_the_true_baseline() -> None:
+    rule = FlaggerRule.from_plan(PLAN, BASELINE)
+    limits = {t.metric: t.limit for t in rule.thresholds}
+    assert limits["error_rate"] == pytest.approx(0.02)  # 1% + 1 pp
+    assert limits["refusal_rate"] == pytest.approx(0.04)  # 2% + 2 pp
+    # 1.2 x the true p95 of a log-normal with median 1.2 s, sigma 0.5: 1.2 · 1.2 · e^(0.5 · 1.6449)
+    assert limits["latency_p95"] == pytest.approx(1.44 * math.exp(0.5 * 1.644854), rel=1e-6)
+    # 1.1 x 1000 x 0.0015 · e^(0.6² / 2)
+    assert limits["cost_per_1k"] == pytest.approx(1.1 * 1.5 * math.exp(0.18), rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "end", "reached", "delay"),
+    [
+        ("rolled_back", 1200.0, 1080.0, 2.0),
+        ("rolled_back", 600.0, None, -math.inf),  # before the 500th request
+        ("complete", 1200.0, 100.0, None),
+    ],
+)
+def test_delay_counts_intervals_from_the_500th_request(
+    outcome: str, end: float, reached: float | None, delay: float | None
+) -> None:
+    result = RunResult(outcome, end, 20, 1.0, reached, "", 600)  # type: ignore[arg-type]
+    assert result.delay(60.0) == delay
+
+
+def test_the_summary_is_deterministic_and_counts_the_rollbacks() -> None:
+    settings = Settings(scenarios=("errors+20pp",), rates=(100.0,), regression_runs=3)
+    rows = simulate(settings)
+    assert rows == simulate(settings)
+    decide_row, flagger_row = rows
+    assert (decide_row.rule, flagger_row.rule) == ("decide", "flagger")
+    assert decide_row.rolled_back == decide_row.within_target == 3 and decide_row.target_met
+    assert flagger_row.rolled_back == 3
+
+
+ARGS = ["simulate", "--runs", "2", "--regression-runs", "2", "--rates", "100"]
+
+
+def test_the_command_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--scenarios", "aa,errors+20pp"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["scenario", "req/s", "rule", "runs"]
+    rows = [line.split() for line in lines[1:5]]
+    assert [(r[0], r[2]) for r in rows] == [
+        ("aa", "decide"),
+        ("aa", "flagger"),
+        ("errors+20pp", "decide"),
+        ("errors+20pp", "flagger"),
+    ]
+    assert rows[0][4] == "0/2" and rows[2][4] == "2/2"
+    assert any(line.startswith("target:") for line in lines)
+
+
+def test_the_command_prints_json(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [*ARGS, "--scenarios", "errors+20pp", "--rollback-after", "3", "--json"]
+    assert main(args) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["settings"]["plan"]["rollback_after"] == 3
+    assert body["targets"]["aa_max_false_rollback"] == 0.01
+    rows = {r["rule"]: r for r in body["rows"]}
+    assert rows["decide"]["rolled_back"] == 2 and rows["decide"]["scenario"] == "errors+20pp"
+    assert rows["flagger"]["runs"] == 2
+
+
+def test_the_command_explains_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", "--help"])
+    assert exit_info.value.code == 0
+    assert "p95+30%" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenarios", "nope"], "unknown scenario nope"),
+        (["--rates", "0"], "rates must be > 0"),
+        (["--runs", "-1"], "must be > 0"),
+    ],
+)
+def test_bad_options_are_one_clear_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["simulate", *args])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_impossible_rollback_confidence_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*ARGS, "--scenarios", "aa", "--rollback-confidence", "1.5"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("cannot simulate:") and "Traceback" not in err
