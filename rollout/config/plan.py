@@ -42,6 +42,7 @@ Metric = Literal[
     "disagreement_finish",
     "disagreement_length",
     "disagreement_text",
+    "expect_pass_rate",
 ]
 BoundKind = Literal["max", "min", "max_ratio_to_baseline", "max_delta_to_baseline"]
 BOUND_KINDS: tuple[BoundKind, ...] = (
@@ -64,6 +65,9 @@ class MetricInfo:
     # Judged on shadow pairs: the "candidate" side is how often the candidate's answer disagreed
     # with the live one, the "baseline" side how often a second baseline call did (the noise).
     pairs: bool = False
+    # Measured offline only, by `rollout eval` on a dataset (e.g. the share of cases whose
+    # expectations hold): the live controller leaves such gates out.
+    offline: bool = False
 
 
 METRICS: dict[str, MetricInfo] = {
@@ -81,6 +85,9 @@ METRICS: dict[str, MetricInfo] = {
         )
         for c in ("error", "refusal", "json", "tools", "finish", "length", "text")
     },
+    "expect_pass_rate": MetricInfo(
+        "proportion", "higher", "expect_pass/expect_cases", offline=True
+    ),
 }
 
 
@@ -208,6 +215,15 @@ DEFAULT_GATES: tuple[Gate, ...] = (
         100,
         max_delta_to_baseline=0.02,
         tiers={"staging": {"max_delta_to_baseline": 0.03}, "dev": {"max_delta_to_baseline": 0.05}},
+    ),
+    # Offline only (`rollout eval`): the share of a dataset's cases whose expectations hold may
+    # drop by at most this much against the baseline on the same cases.
+    _gate(
+        "expect_pass_rate",
+        "primary",
+        100,
+        max_delta_to_baseline=0.05,
+        tiers={"staging": {"max_delta_to_baseline": 0.08}, "dev": {"max_delta_to_baseline": 0.1}},
     ),
 )
 

@@ -267,13 +267,18 @@ def evaluate_gate(gate: Gate, plan: Plan, base: Snapshot, cand: Snapshot) -> Gat
     return result
 
 
+def live_gates(plan: Plan) -> list[Gate]:
+    """The plan's gates measured on traffic (offline ones are `rollout eval`'s)."""
+    return [g for g in plan.gates if not METRICS[g.metric].offline]
+
+
 def evaluate_gates(
     plan: Plan, base: Snapshot, cand: Snapshot, pairs: tuple[Snapshot, Snapshot] | None = None
 ) -> tuple[GateResult, ...]:
     """Every gate of the plan. Gates on shadow pairs are judged on `pairs` (noise, shadow) —
     the baseline's disagreement with itself against the candidate's — and left out without."""
     results = []
-    for gate in plan.gates:
+    for gate in live_gates(plan):
         if not METRICS[gate.metric].pairs:
             results.append(evaluate_gate(gate, plan, base, cand))
         elif pairs is not None:

@@ -31,6 +31,7 @@ from rollout.config.plan import METRICS, Bound, Gate, Plan
 from rollout.control.gates import (
     GateResult,
     estimate_past_bound,
+    live_gates,
     missing_data,
     proportion_counts,
     tested_interval,
@@ -63,7 +64,7 @@ def relative_gates(plan: Plan) -> list[Gate]:
     """The gates the test applies to: bounds relative to the baseline, on live traffic."""
     return [
         g
-        for g in plan.gates
+        for g in live_gates(plan)
         if g.bound_for(plan.tier).kind.endswith("_to_baseline") and not METRICS[g.metric].pairs
     ]
 

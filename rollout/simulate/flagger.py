@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 
 from rollout.config.plan import METRICS, Bound, Plan
-from rollout.control.gates import point_estimate, sample_size
+from rollout.control.gates import live_gates, point_estimate, sample_size
 from rollout.control.snapshot import Snapshot
 from rollout.errors import SimulationError
 from rollout.simulate.streams import ArmModel
@@ -67,7 +67,7 @@ class FlaggerRule:
     @classmethod
     def from_plan(cls, plan: Plan, baseline: ArmModel, failed_checks: int = 2) -> FlaggerRule:
         found = tuple(
-            fixed_threshold(g.metric, g.bound_for(plan.tier), baseline) for g in plan.gates
+            fixed_threshold(g.metric, g.bound_for(plan.tier), baseline) for g in live_gates(plan)
         )
         return cls(found, failed_checks)
 

@@ -6,6 +6,7 @@ import pytest
 
 from rollout.config import parse_config
 from rollout.config.plan import DEFAULT_GATES, METRICS, Bound, Gate, Plan
+from rollout.control.gates import live_gates
 from rollout.errors import ConfigError
 
 BASE = """providers:
@@ -34,7 +35,9 @@ def test_a_rollout_without_a_plan_gets_the_default_ramp_and_gates() -> None:
     assert plan.tier == "prod" and plan.rollback_after == 2 and plan.shadow is None
     assert plan.confidence.promote == 0.95 and plan.confidence.rollback == 0.99
     assert plan.catastrophe.min_requests == 5 and plan.catastrophe.error_rate == 0.9
-    assert [g.key for g in plan.gates] == ["error_rate", "latency_p95", "refusal_rate"]
+    keys = ["error_rate", "latency_p95", "refusal_rate", "expect_pass_rate"]
+    assert [g.key for g in plan.gates] == keys
+    assert [g.key for g in live_gates(plan)] == keys[:3]  # the last is `rollout eval`'s
 
 
 def test_bare_percents_and_stage_objects_mix_and_take_plan_defaults() -> None:
@@ -180,8 +183,8 @@ G = "bad.yaml: rollouts[0].plan.gates[0]"
             f"{G}.metric: Input should be 'error_rate', 'refusal_rate', 'json_validity',"
             " 'latency_p50', 'latency_p95', 'latency_p99', 'ttft_p95', 'cost_per_1k',"
             " 'disagreement_error', 'disagreement_refusal', 'disagreement_json',"
-            " 'disagreement_tools', 'disagreement_finish', 'disagreement_length' or"
-            " 'disagreement_text' (got 'latency_p90')",
+            " 'disagreement_tools', 'disagreement_finish', 'disagreement_length',"
+            " 'disagreement_text' or 'expect_pass_rate' (got 'latency_p90')",
         ),
         (
             "      gates: [{metric: error_rate, max: 0.1, class: tertiary}]",
