@@ -41,11 +41,11 @@ from proxy.upstream import Upstream
 from proxy.window_flusher import WindowFlusher
 from rollout.config import Config
 from rollout.config.changes import config_hash
+from rollout.config.prices import price_table
 from rollout.control.controller import Controller
 from rollout.control.subject_counts import SubjectAggregator
 from rollout.control.windows import WindowAggregator
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
-from rollout.quality.pricing import default_price_table
 from rollout.quality.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
 from rollout.targeting.flags import FlagSet
@@ -67,9 +67,7 @@ def build_pipeline(
     -> forward -> conclude -> record -> mirror. Stages with nothing to do under this config are
     left out."""
     limit = config.limits.max_body_bytes
-    prices = default_price_table().with_overrides(
-        {name: p.model_dump(exclude_none=True) for name, p in config.observe.prices.items()}
-    )
+    prices = price_table(config)
     phrases = config.observe.refusal_phrases
     refusals = shared_detector(tuple(phrases) if phrases is not None else None)
     observe = Observe({name: p.stream_usage for name, p in config.providers.items()})

@@ -125,3 +125,8 @@ class ClientCancelled(ProxyError):
     """The client went away before the response was complete; not the provider's fault."""
 
     status, kind, error_type = 499, "client_cancelled", "api_error"
+
+
+class EvalError(RolloutError):
+    """`rollout eval` could not evaluate (a rollout it does not know, an unreachable provider, a
+    cost cap): "could not tell", never a pass or a fail. The command exits 3."""

@@ -39,8 +39,13 @@ class Observe:
         if payload is None or api is None:
             return
         ex.expect = expected_json(api, payload)
-        # The text is kept when JSON must be checked, or to compare it with a shadow's.
-        capture = (ex.expect is not None and ex.expect.content) or ex.shadow is not None
+        # The text is kept when JSON must be checked, to compare it with a shadow's, or for an
+        # eval's expectations.
+        capture = (
+            (ex.expect is not None and ex.expect.content)
+            or ex.shadow is not None
+            or ex.role == "eval"
+        )
         observer = OBSERVERS[api](ex.stream, capture=capture)
         if (
             api in _USAGE_ON_REQUEST

@@ -1,4 +1,5 @@
-"""The verbs that start the data plane: `serve`, `controller`, `demo`, `fake-provider`.
+"""The verbs that start the data plane: `serve`, `controller`, `demo`, `fake-provider`, and
+the harness `rollout eval` sends its cases through.
 
 The one module of `rollout` allowed to import `proxy` (tests/test_import_graph.py checks it): it
 does so lazily, inside each command, so `rollout status` and friends never load aiohttp's server.
@@ -11,9 +12,13 @@ import asyncio
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 
 from rollout.config import Config, load_config, missing_credentials
 from rollout.errors import ConfigError, RolloutError
+from rollout.eval.cache import ResponseCache
+from rollout.eval.dataset import Dataset
+from rollout.eval.result import EvalRun
 
 
 def load_or_exit(path: str) -> Config:
@@ -77,3 +82,17 @@ def fake_provider_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.settings) if args.settings else None
     run(args.host, args.port, settings, workers=args.workers)
     return 0
+
+
+def run_eval_cases(
+    config: Config,
+    args: argparse.Namespace,
+    dataset: Dataset,
+    cache: ResponseCache | None,
+    progress: Callable[[int, int, float], None] | None,
+) -> EvalRun:
+    """Every case through both arms, through the proxy's own stages (proxy/eval/)."""
+    from proxy.eval.runner import Settings, run_eval
+
+    settings = Settings(concurrency=args.concurrency, repeat=args.repeat, max_cost=args.max_cost)
+    return asyncio.run(run_eval(config, args.rollout, dataset, settings, cache, progress))

@@ -19,6 +19,7 @@ from rollout.cli.data_plane import (
     load_or_exit,
     serve_command,
 )
+from rollout.cli.eval import add_eval_command
 from rollout.cli.simulate import add_simulate_command
 from rollout.config import missing_credentials
 
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     fake.set_defaults(command=fake_provider_command)
     add_admin_commands(sub)
     add_simulate_command(sub)
+    add_eval_command(sub)
     return parser
 
 

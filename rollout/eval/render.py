@@ -1,0 +1,143 @@
+"""Renderings of the report document: Markdown for a pull-request comment, JUnit XML for CI
+systems to list failed gates natively, and the terminal summary. All read the one JSON document
+(rollout/eval/report.py), so they can never disagree."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+HEADLINES = {
+    "pass": "✅ **pass**: every primary gate met",
+    "conditional_pass": "🟡 **conditional pass**: a secondary gate is not met (an approver signs)",
+    "fail": "❌ **fail**: a primary gate is shown past its bound",
+    "could_not_tell": "⚪ **could not tell**: neither a pass nor a fail",
+}
+VERDICT_MARKS = {
+    "pass": "pass",
+    "fail": "**FAIL**",
+    "inconclusive": "inconclusive",
+    "no_data": "no data",
+    "live_only": "live only",
+}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    run, dataset = doc["run"], doc["dataset"]
+    lines = [
+        f"### `rollout eval` {doc['rollout']}: {HEADLINES[doc['verdict']]}",
+        "",
+        *[f"- {reason}" for reason in doc["reasons"]],
+        "",
+        f"Candidate version `{doc['version']}`, tier `{doc['tier']}`, dataset `{dataset['path']}`"
+        f" ({dataset['cases']} cases x {doc['repeat']}, sha256 `{dataset['digest'][:12]}`);"
+        f" {run['calls']} calls, {run['cache_hits']} from the cache,"
+        f" ${run['spent_usd']:.4f} spent.",
+    ]
+    if run["stopped"]:
+        lines.append(f"\n**The run stopped early:** {run['stopped']}")
+    lines += ["", "| gate | class | bound | baseline | candidate | tested | interval | verdict |"]
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines += [_gate_row(g) for g in doc["gates"]]
+    if doc["slices"]:
+        lines += ["", "<details><summary>Expectation pass rate by slice</summary>", ""]
+        lines += ["| slice | baseline | candidate | delta |", "| --- | --- | --- | --- |"]
+        lines += [_slice_row(s) for s in doc["slices"]]
+        lines += ["", "</details>"]
+    if doc["regressions"]:
+        lines += ["", f"#### Worst regressed cases ({len(doc['regressions'])} shown)", ""]
+        for r in doc["regressions"]:
+            lines += _regression_block(r)
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _gate_row(g: dict[str, Any]) -> str:
+    interval = g["interval"]
+    span = "-" if interval is None else f"{_num(interval['low'])} … {_num(interval['high'])}"
+    verdict = VERDICT_MARKS[g["verdict"]]
+    if g["waived"]:
+        verdict += f" (waived: {g['waived']})"
+    return (
+        f"| {g['gate']} | {g['class']} | {g['bound']} | {_num(g['baseline'])}"
+        f" | {_num(g['candidate'])} | {g['tested'] or '-'} | {span} | {verdict} |"
+    )
+
+
+def _rate(side: dict[str, Any]) -> str:
+    if side["rate"] is None:
+        return "-"
+    return f"{side['rate']:.1%} ({side['passed']}/{side['total']})"
+
+
+def _slice_row(s: dict[str, Any]) -> str:
+    base, cand = s["baseline"]["rate"], s["candidate"]["rate"]
+    delta = "-" if base is None or cand is None else f"{(cand - base) * 100:+.1f} pp"
+    return f"| {s['slice']} | {_rate(s['baseline'])} | {_rate(s['candidate'])} | {delta} |"
+
+
+def _quote(text: str | None) -> str:
+    if text is None:
+        return "_(no answer)_"
+    return "<pre>" + text.replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+
+
+def _regression_block(r: dict[str, Any]) -> list[str]:
+    tags = f" ({', '.join(r['tags'])})" if r["tags"] else ""
+    base, cand = r["baseline"], r["candidate"]
+    return [
+        f"<details><summary><code>{r['case']}</code>{tags}: {'; '.join(r['failed'])}</summary>",
+        "",
+        f"| baseline ({base['model']}) | candidate ({cand['model']}) |",
+        "| --- | --- |",
+        f"| {_quote(base['text'] or base['error'])} | {_quote(cand['text'] or cand['error'])} |",
+        "",
+        "</details>",
+    ]
+
+
+def junit(doc: dict[str, Any]) -> str:
+    """One test case per gate: a failed gate is a failure, an unjudged one is skipped (with
+    why), a live-only one is not listed. The suite's name carries the verdict."""
+    gates = [g for g in doc["gates"] if g["verdict"] != "live_only"]
+    suite = ET.Element(
+        "testsuite",
+        name=f"rollout eval {doc['rollout']} ({doc['verdict']})",
+        tests=str(len(gates)),
+        failures=str(sum(g["verdict"] == "fail" and not g["waived"] for g in gates)),
+        skipped=str(sum(g["verdict"] in ("inconclusive", "no_data") for g in gates)),
+    )
+    for g in gates:
+        case = ET.SubElement(suite, "testcase", classname=f"gates.{g['class']}", name=g["gate"])
+        message = f"{g['bound']}: {g['reason']}"
+        if g["verdict"] == "fail" and not g["waived"]:
+            ET.SubElement(case, "failure", message=message).text = message
+        elif g["verdict"] in ("inconclusive", "no_data"):
+            ET.SubElement(case, "skipped", message=f"{g['verdict']}: {message}")
+    if doc["run"]["stopped"]:
+        case = ET.SubElement(suite, "testcase", classname="run", name="completed")
+        ET.SubElement(case, "error", message=doc["run"]["stopped"])
+        suite.set("errors", "1")
+    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="unicode", xml_declaration=True)
+
+
+def summary(doc: dict[str, Any]) -> str:
+    """A few lines for the terminal."""
+    run = doc["run"]
+    lines = [f"rollout eval {doc['rollout']}: {doc['verdict'].replace('_', ' ').upper()}"]
+    lines += [f"  {reason}" for reason in doc["reasons"]]
+    for g in doc["gates"]:
+        interval = g["interval"]
+        span = "" if interval is None else f" [{_num(interval['low'])}, {_num(interval['high'])}]"
+        lines.append(
+            f"  {g['verdict']:<12} {g['gate']:<20} {g['bound']:<28}"
+            f" base {_num(g['baseline'])} cand {_num(g['candidate'])}{span}"
+        )
+    lines.append(
+        f"  {run['calls']} calls ({run['cache_hits']} cached) in {run['seconds']:.1f}s,"
+        f" ${run['spent_usd']:.4f} spent"
+    )
+    return "\n".join(lines)
