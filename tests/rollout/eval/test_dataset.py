@@ -12,6 +12,7 @@ import pytest
 from rollout.errors import DatasetError, RolloutError
 from rollout.eval.dataset import Case, case_line, infer_api, load_dataset
 
+ROOT = Path(__file__).resolve().parents[3]
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Where is my order?"}]}
 RESPONSES = {"model": "gpt-4o-mini", "input": "Where is my order?"}
 ANTHROPIC = {"model": "claude-haiku-4-5", "max_tokens": 256, "system": "Be brief.", "messages": []}
@@ -229,3 +230,15 @@ def test_case_line_refuses_an_unknown_api() -> None:
     with pytest.raises(ValueError, match="api must be one of"):
         case_line(CHAT, id="x", api="openai.embeddings", tags=[])  # type: ignore[arg-type]
 
+
+def test_the_demo_eval_set_loads_small_and_tagged() -> None:
+    path = ROOT / "config" / "evals" / "support-v2.jsonl"
+    dataset = load_dataset(path)
+    assert 180 <= len(dataset) <= 220
+    assert path.stat().st_size < 100_000
+    assert {c.api for c in dataset} == {"openai.chat"}
+    assert {c.request["model"] for c in dataset} == {"gpt-4o-mini"}
+    tags = {t for c in dataset for t in c.tags}
+    assert {"billing", "account", "safety", "free-tier"} <= tags
+    kinds = {k for c in dataset if c.expect is not None for k in c.expect.kinds()}
+    assert {"contains", "not_contains", "regex", "tool_called", "json_schema"} <= kinds
