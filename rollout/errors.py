@@ -38,6 +38,17 @@ class ConfigError(RolloutError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class DatasetError(RolloutError):
+    """An eval dataset that cannot be used; lists every problem found, not just the first.
+
+    Each problem is a `ConfigProblem` whose path starts with the line: `line 3: expect.regex`.
+    """
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
 class StoreError(RolloutError):
     """The store could not do what was asked (unreachable, timed out, refused, corrupt data).
 

@@ -18,6 +18,11 @@ tool's schema; `response_format` json_object/json_schema (Responses: `text.forma
 `output_config.format`) gives a JSON document; max_tokens below the planned output truncates it
 (finish_reason length / stop_reason max_tokens / status incomplete).
 
+Echo (`echo: true`): a text answer is the last user message's text, exactly, so an eval
+dataset's expectations about the question's words can pass; `degrade_share` answers a share of
+questions, chosen by a hash of that text alone (echo.py), with filler words instead — a candidate
+made measurably and reproducibly worse on the same cases every run.
+
 Streams: the response headers and the first events are sent after `ttft`, then one content
 chunk every `inter_chunk` seconds. Sleeps are skipped entirely when a knob is 0.
 

@@ -20,6 +20,7 @@ import orjson
 from aiohttp import web
 
 from proxy.fake_provider.common import json_body, max_int, prelude
+from proxy.fake_provider.echo import last_user_text
 from proxy.fake_provider.errors import error_response, json_response
 from proxy.fake_provider.plan import NO_ARGS, Plan, ToolChoice, content_key, make_plan
 from proxy.fake_provider.sse import Event, named_event, run_stream
@@ -111,6 +112,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         tool=_pick_tool(body.get("tools"), body.get("tool_choice")),
         json_mode=json_mode,
         schema=schema,
+        echo_text=last_user_text(msgs),
     )
     mid = "msg_" + os.urandom(12).hex()
     if stream:

@@ -35,6 +35,8 @@ class Knobs:
     reasoning_tokens: int
     embedding_dimensions: int
     seed: int
+    echo: bool
+    degrade_share: float
 
 
 def _draw(rng: random.Random, rate: float) -> bool:
@@ -130,4 +132,6 @@ class Behaviours:
             reasoning_tokens=b.reasoning_tokens,
             embedding_dimensions=b.embedding_dimensions,
             seed=b.seed,
+            echo=b.echo,
+            degrade_share=b.degrade_share,
         )

@@ -11,6 +11,7 @@ import orjson
 from aiohttp import web
 
 from proxy.fake_provider.common import max_int, openai_request, prelude
+from proxy.fake_provider.echo import last_user_text
 from proxy.fake_provider.errors import error_response, json_response
 from proxy.fake_provider.plan import NO_ARGS, Plan, ToolChoice, content_key, make_plan
 from proxy.fake_provider.sse import DONE, Event, run_stream
@@ -89,6 +90,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         tool=pick_tool(body.get("tools"), body.get("tool_choice")),
         json_mode=json_mode,
         schema=schema,
+        echo_text=last_user_text(messages),
     )
     cid = "chatcmpl-" + os.urandom(12).hex()
     created = int(time.time())

@@ -19,6 +19,7 @@ import orjson
 from aiohttp import web
 
 from proxy.fake_provider.common import json_body, max_int, prelude
+from proxy.fake_provider.echo import last_user_text
 from proxy.fake_provider.errors import error_response, json_response
 from proxy.fake_provider.plan import NO_ARGS, Plan, ToolChoice, content_key, make_plan
 from proxy.fake_provider.sse import Event, run_stream
@@ -208,6 +209,7 @@ async def responses(request: web.Request) -> web.StreamResponse:
         tool=_pick_tool(body.get("tools"), body.get("tool_choice")),
         json_mode=json_mode,
         schema=schema,
+        echo_text=last_user_text(body.get("input")),
     )
     builder = _Builder(body, model, plan, fmt)
     if stream:

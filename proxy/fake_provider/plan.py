@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import orjson
 
+from proxy.fake_provider.echo import degraded, echo_pieces
 from proxy.fake_provider.knobs import Knobs
 from proxy.fake_provider.text import (
     REFUSAL_PIECES,
@@ -74,7 +75,9 @@ def make_plan(
     tool: ToolChoice | None = None,
     json_mode: bool = False,
     schema: Any = None,
+    echo_text: str | None = None,
 ) -> Plan:
+    """`echo_text` is the last user message's text: the answer in echo mode (knobs.echo)."""
     n = knobs.output_tokens
     kind: Kind
     finish: Finish
@@ -88,6 +91,8 @@ def make_plan(
         pieces = split_pieces(text, n)
         kind, finish = ("tool", "tool") if tool is not None else ("json", "stop")
         tool_name = tool.name if tool is not None else None
+    elif knobs.echo and echo_text is not None and not degraded(echo_text, knobs.degrade_share):
+        kind, finish, pieces = "text", "stop", echo_pieces(echo_text)
     else:
         kind, finish, pieces = "text", "stop", word_pieces(key, n)
     if (

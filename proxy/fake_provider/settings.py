@@ -34,6 +34,18 @@ class ModelBehaviour(BaseModel):
     reasoning_tokens: int = Field(0, ge=0, description="hidden tokens added to output usage")
     embedding_dimensions: int = Field(1536, ge=1, le=8192)
     seed: int = 0
+    echo: bool = Field(
+        False,
+        description="a text answer is the last user message's text, exactly (output_tokens "
+        "is ignored); tool calls, JSON output and refusals are unchanged",
+    )
+    degrade_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="with echo: the share of questions answered with filler words instead, "
+        "chosen by a hash of the last user message's text (see echo.py)",
+    )
 
 
 class FakeSettings(BaseModel):

@@ -1,4 +1,4 @@
-"""One arm's answer to one case, as the expectation checks and scorers see it."""
+"""One arm's answer to one case: what the runner hands to the expectation checks and scorers."""
 
 from __future__ import annotations
 
