@@ -73,7 +73,7 @@ async def run_eval(
     try:
         async with aiohttp.ClientSession(harness.url) as session:
             sender = _Sender(harness, session, paths, settings, run, progress)
-            await sender.run(dataset)
+            await sender.send_all(dataset)
     finally:
         await harness.close()
     run.seconds = time.monotonic() - started
@@ -101,7 +101,7 @@ class _Sender:
         self.unanswered = dict.fromkeys(ARMS, 0)  # calls that could not reach the provider
         self.answered = dict.fromkeys(ARMS, 0)
 
-    async def run(self, dataset: Dataset) -> None:
+    async def send_all(self, dataset: Dataset) -> None:
         repeats = range(self.settings.repeat)
         jobs = [(case, arm, r) for case in dataset.cases for r in repeats for arm in ARMS]
         self.total = len(jobs)

@@ -14,6 +14,7 @@ inconclusive between; no data below the gate's `min_sample` cases. Never pass on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -201,7 +202,19 @@ def _verdict(interval: Interval, bound: Bound, tested: str) -> tuple[Verdict, st
             return "pass", f"{span} within {limit:g}"
         if low > limit:
             return "fail", f"{span} past {limit:g}"
-    return "inconclusive", f"{span}: the interval straddles {limit:g}; more cases would tell"
+    hint = _cases_hint(interval, limit)
+    return "inconclusive", f"{span}: the interval straddles {limit:g}{hint}"
+
+
+def _cases_hint(interval: Interval, limit: float) -> str:
+    """About how many times the cases would narrow the interval enough to decide, assuming the
+    estimate holds and the width shrinks as 1/sqrt(n)."""
+    half = (interval.high - interval.low) / 2.0
+    margin = abs(limit - interval.value)
+    if not math.isfinite(half) or margin == 0.0:
+        return "; the estimate sits on the bound: more cases may never decide it"
+    factor = (half / margin) ** 2
+    return f"; about {math.ceil(factor * 10) / 10:g}x the cases would decide it"
 
 
 def _waive(
