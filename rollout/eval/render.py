@@ -36,7 +36,10 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     if run["stopped"]:
         lines.append(f"\n**The run stopped early:** {run['stopped']}")
-    lines += ["", "| gate | class | bound | baseline | candidate | tested | interval | verdict |"]
+    lines += [
+        "",
+        "| gate | class | bound | baseline | candidate | tested | estimate (interval) | verdict |",
+    ]
     lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     lines += [_gate_row(g) for g in doc["gates"]]
     if doc["slices"]:
@@ -51,19 +54,46 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _num(value: float | None) -> str:
-    return "-" if value is None else f"{value:.4g}"
+def _num(value: float | None, unit: str = "") -> str:
+    """A value as people read it: rates in percent, latencies in ms, ratios with an x."""
+    if value is None:
+        return "-"
+    if value in (float("inf"), float("-inf")):
+        return "∞" if value > 0 else "-∞"
+    if unit == "rate":
+        return f"{value * 100:.1f}%"
+    if unit == "pp":
+        return f"{value * 100:+.1f} pp"
+    if unit == "seconds":
+        return f"{value * 1000:.4g} ms"
+    if unit == "ratio":
+        return f"{value:.3g}x"
+    if unit == "usd_per_1k":
+        return f"${value:.4g}"
+    return f"{value:.4g}"
+
+
+def _tested_unit(g: dict[str, Any]) -> str:
+    """The unit of the interval: a ratio, a difference of rates, or the metric's own."""
+    if "/" in g["tested"]:
+        return "ratio"
+    if " - " in g["tested"] and g["unit"] == "rate":
+        return "pp"
+    return g["unit"]
 
 
 def _gate_row(g: dict[str, Any]) -> str:
-    interval = g["interval"]
-    span = "-" if interval is None else f"{_num(interval['low'])} … {_num(interval['high'])}"
+    interval, unit = g["interval"], _tested_unit(g)
+    span = "-"
+    if interval is not None:
+        span = f"{_num(interval['value'], unit)} ({_num(interval['low'], unit)} … "
+        span += f"{_num(interval['high'], unit)})"
     verdict = VERDICT_MARKS[g["verdict"]]
     if g["waived"]:
         verdict += f" (waived: {g['waived']})"
     return (
-        f"| {g['gate']} | {g['class']} | {g['bound']} | {_num(g['baseline'])}"
-        f" | {_num(g['candidate'])} | {g['tested'] or '-'} | {span} | {verdict} |"
+        f"| {g['gate']} | {g['class']} | {g['bound']} | {_num(g['baseline'], g['unit'])}"
+        f" | {_num(g['candidate'], g['unit'])} | {g['tested'] or '-'} | {span} | {verdict} |"
     )
 
 
@@ -82,7 +112,8 @@ def _slice_row(s: dict[str, Any]) -> str:
 def _quote(text: str | None) -> str:
     if text is None:
         return "_(no answer)_"
-    return "<pre>" + text.replace("&", "&amp;").replace("<", "&lt;") + "</pre>"
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace("|", "&#124;")
+    return "<pre>" + escaped.replace("\n", "<br>") + "</pre>"  # one table row per answer
 
 
 def _regression_block(r: dict[str, Any]) -> list[str]:
@@ -131,10 +162,14 @@ def summary(doc: dict[str, Any]) -> str:
     lines += [f"  {reason}" for reason in doc["reasons"]]
     for g in doc["gates"]:
         interval = g["interval"]
-        span = "" if interval is None else f" [{_num(interval['low'])}, {_num(interval['high'])}]"
+        unit = _tested_unit(g)
+        span = ""
+        if interval is not None:
+            low, high = _num(interval["low"], unit), _num(interval["high"], unit)
+            span = f"  {g['tested']} {_num(interval['value'], unit)} [{low}, {high}]"
         lines.append(
-            f"  {g['verdict']:<12} {g['gate']:<20} {g['bound']:<28}"
-            f" base {_num(g['baseline'])} cand {_num(g['candidate'])}{span}"
+            f"  {g['verdict']:<12} {g['gate']:<18} {g['bound']:<28}"
+            f" base {_num(g['baseline'], g['unit'])} cand {_num(g['candidate'], g['unit'])}{span}"
         )
     lines.append(
         f"  {run['calls']} calls ({run['cache_hits']} cached) in {run['seconds']:.1f}s,"

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rollout.config.plan import METRICS
 from rollout.eval.dataset import Case
 from rollout.eval.gates import GateOutcome
 from rollout.eval.result import ARMS, Call, EvalRun
@@ -17,6 +18,7 @@ from rollout.eval.verdict import Verdict
 from rollout.quality.redact import Redactor
 from rollout.stats.gate_stats import wilson
 
+UNITS = {"proportion": "rate", "quantile": "seconds", "cost": "usd_per_1k"}
 TEXT_CAP = 1_500  # characters of an answer shown in a regressed case
 WORST = 10  # regressed cases listed
 
@@ -63,6 +65,7 @@ def gate_doc(g: GateOutcome) -> dict[str, Any]:
     return {
         "gate": g.gate,
         "metric": g.metric,
+        "unit": UNITS.get(METRICS[g.metric].kind, ""),
         "class": g.klass,
         "verdict": g.verdict,
         "bound": g.bound,
