@@ -10,6 +10,7 @@ import urllib.parse
 from typing import Any
 
 from rollout.cli import args as cli_args
+from rollout.cli.capture import add_capture_command
 from rollout.cli.config import add_reload_command
 from rollout.cli.http import DEFAULT_ADMIN_URL, URL_ENV, Command, call, run_command, seg, why
 from rollout.cli.output import change_summary, iso, print_json, print_table, show, state_line
@@ -77,6 +78,7 @@ def add_admin_commands(sub: Any) -> None:
     flag.set_defaults(command=run_command(_flag))
     add_people_commands(sub, changes)
     add_pairs_command(sub, common)
+    add_capture_command(sub, common)
     add_reload_command(sub, common)
 
 
