@@ -18,6 +18,7 @@ from proxy.admin.server import build_admin_app
 from proxy.app import Proxy
 from proxy.reload import LiveConfig, hold_sighup, remember_sighup
 from rollout.config import Config
+from rollout.errors import RolloutError, StartupError
 
 log = logging.getLogger("llm_rollout.serve")
 
@@ -35,18 +36,22 @@ async def start_proxy(
     config: Config, reuse_port: bool = False, config_path: str | None = None
 ) -> tuple[Proxy, Runners]:
     """Start the traffic port and the admin port; returns the proxy and what stops them. With
-    `config_path`, the proxy reloads its config when the file changes and on SIGHUP."""
+    `config_path`, the proxy reloads its config when the file changes and on SIGHUP. Raises
+    StartupError (after closing what it opened) when a port cannot be bound."""
     proxy = Proxy(config)
     await proxy.start()
     live = LiveConfig(proxy, config_path, workers=reuse_port) if config_path else None
     runner = web.ServerRunner(proxy.server(), handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(
-        runner, config.listen.host, config.listen.port, reuse_port=reuse_port, backlog=1024
-    ).start()
     admin = web.AppRunner(build_admin_app(proxy, live=live), handle_signals=False, access_log=None)
-    await admin.setup()
-    await web.TCPSite(admin, config.admin.host, config.admin.port, reuse_port=reuse_port).start()
+    try:
+        await runner.setup()
+        await listen(runner, config.listen.host, config.listen.port, reuse_port, backlog=1024)
+        await admin.setup()
+        await listen(admin, config.admin.host, config.admin.port, reuse_port)
+    except BaseException:
+        await Runners((runner, admin)).cleanup()
+        await proxy.close()  # its upstream sessions and store: nothing left unclosed
+        raise
     # Objects alive now (config, sessions, compiled rules) live as long as the process: keep
     # them out of the cyclic GC's full collections, whose pauses would show up in p99. And
     # collect the young generation far less often: at the default (700 allocations) a busy
@@ -59,6 +64,16 @@ async def start_proxy(
         return proxy, Runners((runner, admin))
     live.start()
     return proxy, Runners((live, runner, admin))  # the watcher stops first
+
+
+async def listen(
+    runner: web.BaseRunner, host: str, port: int, reuse_port: bool = False, backlog: int = 128
+) -> None:
+    try:
+        await web.TCPSite(runner, host, port, reuse_port=reuse_port, backlog=backlog).start()
+    except OSError as exc:
+        why = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise StartupError(f"cannot listen on {host}:{port}: {why}") from exc
 
 
 class Runners(tuple):  # type: ignore[type-arg]
@@ -109,12 +124,20 @@ def serve(config: Config, workers: int = 1, config_path: str | None = None) -> N
     signal.signal(signal.SIGINT, forward)
     for child in children:
         child.join()
+    if any(child.exitcode for child in children):
+        sys.exit(1)  # each worker said why, in one line
 
 
 def _run_worker(config: Config, reuse_port: bool, config_path: str | None = None) -> None:
     hold_sighup()  # a reload asked for during startup is done once started
     install_uvloop()
-    asyncio.run(_worker_main(config, reuse_port, config_path))
+    try:
+        asyncio.run(_worker_main(config, reuse_port, config_path))
+    except RolloutError as exc:
+        if not reuse_port:
+            raise  # one process: the command says it
+        print(f"rollout serve: worker {os.getpid()}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 async def _worker_main(config: Config, reuse_port: bool, config_path: str | None) -> None:

@@ -49,6 +49,11 @@ class DatasetError(RolloutError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class StartupError(RolloutError):
+    """A server could not start: a port already in use, an address it may not bind. The command
+    says it in one line and exits 1."""
+
+
 class StoreError(RolloutError):
     """The store could not do what was asked (unreachable, timed out, refused, corrupt data).
 

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 import aiohttp
 import orjson
-from rollout.eval.dataset import Case, Dataset
-from rollout.eval.expect import check_case
 
 from proxy.eval.harness import EvalHarness
 from proxy.eval.stages import ARM_HEADER, ARMS, CALL_HEADER
@@ -31,6 +29,8 @@ from rollout.config import Config
 from rollout.errors import EvalError
 from rollout.eval.answer import Answer
 from rollout.eval.cache import ResponseCache
+from rollout.eval.dataset import Case, Dataset
+from rollout.eval.expect import check_case
 from rollout.eval.result import Call, EvalRun
 from rollout.eval.target import case_path, find_rollout
 

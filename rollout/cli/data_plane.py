@@ -40,7 +40,11 @@ def serve_command(args: argparse.Namespace) -> int:
     if missing:
         print(f"environment variables not set: {', '.join(missing)}", file=sys.stderr)
         return 1
-    serve(config, workers=args.workers, config_path=args.config)
+    try:
+        serve(config, workers=args.workers, config_path=args.config)
+    except RolloutError as exc:  # a port in use, a data directory it cannot write: one line
+        print(f"rollout serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -70,9 +74,17 @@ def controller_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    from proxy.demo import run_demo
+    from proxy.demo import demo_config_path, run_demo
 
-    run_demo(load_or_exit(args.config), fake_port=args.fake_port, config_path=args.config)
+    path = args.config or demo_config_path()
+    config = load_or_exit(path)
+    with tempfile.TemporaryDirectory(prefix="llm-rollout-demo-") as fresh:
+        store = config.store.model_copy(update={"data_dir": args.data_dir or fresh})
+        try:
+            run_demo(config.model_copy(update={"store": store}), args.fake_port, path)
+        except RolloutError as exc:
+            print(f"rollout demo: {exc}", file=sys.stderr)
+            return 1
     return 0
 
 

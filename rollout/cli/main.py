@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +31,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return args.command(args) or 0
+    try:
+        return args.command(args) or 0
+    except BrokenPipeError:
+        # `rollout status | head`: the reader left. Python's recipe: point stdout at devnull so
+        # the interpreter's final flush does not fail again, and exit 1 as Python does on EPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,8 +72,15 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(command=_check_config)
 
     demo = sub.add_parser("demo", help="the proxy in front of the built-in fake provider")
-    demo.add_argument("--config", default="config/demo.yaml")
-    demo.add_argument("--fake-port", type=int, default=8081)
+    demo.add_argument("--config", help="YAML config (default: the packaged demo, config/demo.yaml)")
+    demo.add_argument(
+        "--fake-port", type=int, default=8081, help="the fake provider's port (default 8081)"
+    )
+    demo.add_argument(
+        "--data-dir",
+        help="keep the demo's state (weight, kill switch) here across runs"
+        " (default: a fresh temporary directory each run)",
+    )
     demo.set_defaults(command=demo_command)
 
     fake = sub.add_parser("fake-provider", help="run the fake LLM provider used by tests")
