@@ -91,6 +91,7 @@ class Controller:
             # A new leadership starts with fresh looks: the other leader's are not ours to time.
             self._stop_leading()
             self._last_look = {}
+            await self._follow()
             return {}
         if not self.is_leader:
             log.info("controller %s is the leader", self.owner)
@@ -112,6 +113,13 @@ class Controller:
                 decisions[rollout.name] = decision
             self._last_look[rollout.name] = now
         return decisions
+
+    async def _follow(self) -> None:
+        """A standby reads the state documents too: should the store lose them and the lead
+        come to this controller, it has what to write back instead of starting ramps again."""
+        for rollout in list(self.rollouts):
+            if rollout.plan.automatic:
+                await self.store.documents.read(state_key(rollout.name))
 
     async def _look(self, rollout: Rollout, now: float) -> Decision | None:
         key = state_key(rollout.name)

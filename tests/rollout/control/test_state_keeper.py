@@ -208,3 +208,29 @@ async def test_the_newest_known_state_wins_whoever_writes_back_first(
     assert newer is not None and newer["killed"] is True
     assert (await a.documents.read(KEY))[0] == newer
     assert len(await _audit(a, "state_restored")) == 2
+
+
+async def test_a_standby_that_takes_the_lead_after_the_loss_writes_back(
+    own_redis: Any, tmp_path: Path
+) -> None:
+    """The leader lock goes with the data: whichever controller leads next must know the state,
+    so a standby follows the state documents too."""
+    raw = [open_store(own_redis.url, tmp_path, timeout=2.0) for _ in range(2)]
+    try:
+        clock = Clock()
+        leader, standby = (Controller(s, [ROLLOUT], clock) for s in raw)
+        await leader.step()
+        assert await standby.step() == {}  # not leading
+        await _by_hand(raw[0], "rollback", clock)
+        clock.now += 10
+        await leader.step()
+        await standby.step()
+        await _restart_empty(own_redis, *raw)
+        await leader.close()  # the old leader is gone (its process died with the node, say)
+        clock.now += 10
+        await _step(standby)
+        fields = await _fields(raw[1])
+        assert (fields["phase"], fields["weight"], fields["epoch"]) == ("rolled_back", 0.0, 1)
+    finally:
+        for store in raw:
+            await store.close()
