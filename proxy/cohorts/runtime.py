@@ -4,12 +4,17 @@ message, a store that was down), and the sticky-assignment writes flushed once a
 
 When the store is unreachable the replica keeps the state it last knew (at start: the config's)
 and keeps serving; nothing on the request path waits for the store beyond one bounded lookup.
+When the store comes back without a state document it had, the replica writes back the one it
+knew (rollout/control/state_keeper.py); when it knew nothing of the rollout's version, it
+serves the baseline and raises llm_rollout_state_lost until someone writes a state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from collections.abc import Mapping, Sequence
 
 from proxy.cohorts.compiled import CompiledRollout
@@ -25,6 +30,9 @@ from rollout.control.live_state import (
     state_from_doc,
     state_key,
 )
+from rollout.control.state_hold import hold_reason
+from rollout.control.state_keeper import keep_states
+from rollout.control.state_metrics import set_held
 from rollout.store import Store
 from rollout.targeting.flags import FlagSet
 from rollout.tasks import cancel_and_wait
@@ -44,7 +52,9 @@ class Runtime:
         flush_seconds: float = 1.0,
     ) -> None:
         self.rollouts = {r.name: r for r in rollouts}
-        self.flags, self.store = flags, store
+        self.flags = flags
+        self.store = keep_states(store, f"replica {socket.gethostname()}:{os.getpid()}")
+        self._held: set[str] = set()  # rollouts on the baseline for a lost state
         self.guard = StoreGuard()
         self.sticky = StickyArms(store.assignments, self.guard)
         self.states: dict[str, LiveState] = {r.name: config_state(r.config) for r in rollouts}
@@ -108,6 +118,9 @@ class Runtime:
             if found is None:
                 continue  # store down: keep what we knew
             doc = found[0]
+            if self._holds(rollout):
+                states[name] = _REMOVED  # the baseline, until someone writes a state
+                continue
             if doc is None and states[name].from_store:
                 # Known from the store before, gone now: Redis restarted empty, most likely.
                 # Keep what we knew (a kill switch must not lift itself) until someone writes.
@@ -118,6 +131,20 @@ class Runtime:
             except ValueError as exc:
                 log.error("ignoring malformed state of rollout %s: %s", name, exc)
         return states
+
+    def _holds(self, rollout: CompiledRollout) -> bool:
+        """Whether the store lost this rollout's state with nothing of its version known here
+        (logged and counted when that starts and when it ends)."""
+        name = rollout.name
+        lost = self.store.keeper.lost(state_key(name), rollout.version)
+        if lost and name not in self._held:
+            self._held.add(name)
+            log.error("STATE LOST: %s", hold_reason(rollout.config))
+        elif not lost and name in self._held:
+            self._held.discard(name)
+            log.warning("rollout %s has a state again: no longer held", name)
+        set_held(name, "replica", lost)
+        return lost
 
     async def _read_flag_overrides(self) -> None:
         found = await self.guard.call(

@@ -8,7 +8,10 @@ lock's ttl, and a standby takes over within a ttl when the leader dies.
 
 The controller makes no decision while the store is down: a StoreError skips the step (logged),
 and the next step tries again. Nothing is kept in memory that a restart would need: the phase,
-stage, clock and failure counts are in the state document.
+stage, clock and failure counts are in the state document. The last document read is kept all
+the same, to be written back should the store lose it (rollout/control/state_keeper.py); and a
+rollout whose state was lost with nothing of its version known is held paused at weight 0 for
+a person to decide (rollout/control/state_hold.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from rollout.control.live_state import config_state, state_key
 from rollout.control.operations import ChangeConflict
 from rollout.control.plan_audit import StaleConfig, note_plan, remember_plan
 from rollout.control.snapshot import WindowSnapshot, window_snapshot
+from rollout.control.state_hold import hold_lost, release_hold
+from rollout.control.state_keeper import keep_states
 from rollout.control.subject_counts import candidate_subjects
 from rollout.control.windows import DEFAULT_BUCKET_SECONDS
 from rollout.errors import StoreError
@@ -60,7 +65,10 @@ class Controller:
         lock_ttl: float = DEFAULT_LOCK_TTL,
         bucket_seconds: int = DEFAULT_BUCKET_SECONDS,
     ) -> None:
-        self.store = store
+        self.owner = owner or default_owner()
+        # Every state document read or written is remembered, and written back when the store
+        # loses it (rollout/control/state_keeper.py): a lost state must not restart a ramp.
+        self.store = keep_states(store, self.owner)
         # Replace these attributes to swap in a reloaded config: the next step uses them.
         self.rollouts: Sequence[Rollout] = rollouts_config
         self.config_hash: str | None = None  # recorded in the audit entries
@@ -68,11 +76,11 @@ class Controller:
             None  # the config file's mtime (rollout/control/plan_audit.py)
         )
         self.clock = clock
-        self.owner = owner or default_owner()
         self.lock_ttl = lock_ttl
         self.bucket_seconds = bucket_seconds  # the replicas' window buckets (store config)
         self.is_leader = False
         self._last_look: dict[str, float] = {}
+        self._held: set[str] = set()  # rollouts held for a lost state, until a person decides
         self.metrics = ControllerMetrics()
 
     async def step(self) -> dict[str, Decision]:
@@ -83,6 +91,7 @@ class Controller:
             # A new leadership starts with fresh looks: the other leader's are not ours to time.
             self._stop_leading()
             self._last_look = {}
+            await self._follow()
             return {}
         if not self.is_leader:
             log.info("controller %s is the leader", self.owner)
@@ -105,14 +114,29 @@ class Controller:
             self._last_look[rollout.name] = now
         return decisions
 
+    async def _follow(self) -> None:
+        """A standby reads the state documents too: should the store lose them and the lead
+        come to this controller, it has what to write back instead of starting ramps again."""
+        for rollout in list(self.rollouts):
+            if rollout.plan.automatic:
+                await self.store.documents.read(state_key(rollout.name))
+
     async def _look(self, rollout: Rollout, now: float) -> Decision | None:
-        doc, rev = await self.store.documents.read(state_key(rollout.name))
+        key = state_key(rollout.name)
+        doc, rev = await self.store.documents.read(key)
+        if self.store.keeper.lost(key, rollout.version):
+            await hold_lost(self.store, rollout, rev, now, self.owner, self.config_hash)
+            self._held.add(rollout.name)
+            return None
         try:
             state = current_state(doc, rollout.version, rollout.plan)
         except ValueError as exc:
             # Acting on a state we cannot read could undo what a person did: leave it to them.
             log.error("rollout %s: unreadable state document, not deciding: %s", rollout.name, exc)
             return None
+        if rollout.name in self._held and state.phase != "paused":  # a person decided
+            self._held.discard(rollout.name)
+            release_hold(rollout.name)
         if doc is not None and state.phase not in ("pending", *TERMINAL):  # a ramp under way
             try:
                 noted = await note_plan(

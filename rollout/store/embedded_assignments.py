@@ -20,7 +20,7 @@ import orjson
 
 from rollout.errors import StoreError
 from rollout.store.base import check_scope, ttl_ms
-from rollout.store.embedded_files import run_io
+from rollout.store.embedded_files import reopen_if_deleted, run_io
 
 log = logging.getLogger(__name__)
 _SWEEP_EVERY = 10.0  # seconds between sweeps of expired entries
@@ -77,6 +77,7 @@ class FileAssignments:
     def _write(self, line: bytes) -> None:
         if self._fh is None:
             raise StoreError("the assignments journal is closed", op="assignments.write")
+        self._fh = reopen_if_deleted(self._fh, self._path)
         self._fh.write(line)
         self._fh.flush()
         os.fsync(self._fh.fileno())

@@ -7,6 +7,12 @@ Layout under the data directory:
     audit.jsonl            one JSON object per line, {"id": ..., "ts": ..., ...}; each append is
                            flushed and fsynced before it returns
 
+The data directory deleted under a running process (by hand, a cleanup job, a volume swapped)
+is noticed at the next document read or write: it is made again, empty, and the documents held
+in memory are dropped, so that the store says what it holds (nothing) and the processes that
+knew a state write it back (rollout/control/state_keeper.py). The audit log and the sticky
+assignments' journal start new files there at their next append.
+
 A crash can leave a torn last audit line (skipped with a warning when read back) or a stray temp
 file in documents/ (removed when the store opens); it cannot leave a half-written document.
 Disk I/O runs in worker threads so the event loop never waits on fsync.
@@ -48,6 +54,7 @@ class FileDocuments:
         self._lock = asyncio.Lock()
 
     async def read(self, key: str) -> tuple[Doc | None, int]:
+        self._check_dir()
         entry = self._cache.get(key)
         if entry is None:
             async with self._lock:
@@ -62,6 +69,7 @@ class FileDocuments:
 
     async def _write(self, key: str, raw: bytes, expected_rev: int) -> int | None:
         async with self._lock:
+            self._check_dir()
             _, rev = await self._current(key)
             if rev != expected_rev:
                 return None
@@ -77,6 +85,17 @@ class FileDocuments:
         async with self._lock:
             await run_io("documents.delete", self._unlink, self._path(key))
             self._cache[key] = (None, 0)
+
+    def _check_dir(self) -> None:
+        """Start afresh when the directory was deleted: what it held is lost (one stat call)."""
+        if self._dir.is_dir():
+            return
+        log.warning("data directory %s vanished: made again, its documents are lost", self._dir)
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot make {self._dir} again: {exc}", op="documents.read") from exc
+        self._cache.clear()
 
     async def _current(self, key: str) -> tuple[bytes | None, int]:
         """The cached entry, loading it from disk first if needed; call with the lock held."""
@@ -185,6 +204,7 @@ class FileAuditLog:
     def _write_line(self, line: bytes) -> None:
         if self._fh is None:
             raise StoreError("the audit log is closed", op="audit.append")
+        self._fh = reopen_if_deleted(self._fh, self._path)
         self._fh.write(line)
         self._fh.flush()
         os.fsync(self._fh.fileno())
@@ -210,6 +230,16 @@ class FileAuditLog:
             self._recent.append((entry.get("rollout"), line))
             self._last = max(self._last, (ms, seq))
         return bool(data) and not data.endswith(b"\n")
+
+
+def reopen_if_deleted(fh: IO[bytes], path: Path) -> IO[bytes]:
+    """`fh` when its file is still there, else a new file at `path` (the data directory was
+    deleted: appends to the old one would be lost with it). Call from a worker thread."""
+    if os.fstat(fh.fileno()).st_nlink > 0:
+        return fh
+    fh.close()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "ab")  # the caller closes it
 
 
 async def run_io(op: str, fn: Callable[..., T], *args: object) -> T:
