@@ -26,12 +26,12 @@ from rollout.config import missing_credentials
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     try:
+        args = _parser().parse_args(argv)
+        logging.basicConfig(
+            level=getattr(logging, args.log_level.upper()),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
         return args.command(args) or 0
     except BrokenPipeError:
         # `rollout status | head`: the reader left. Python's recipe: point stdout at devnull so
