@@ -9,6 +9,7 @@ from time import perf_counter
 import orjson
 from aiohttp import web
 
+from proxy.eval.stages import REPEAT_HEADER
 from proxy.exchange import Exchange
 from rollout.eval.cache import CachedAnswer, ResponseCache, cache_key
 
@@ -45,7 +46,8 @@ class CacheLookup:
             return
         body = orjson.dumps(ex.payload) if ex.payload_changed else (ex.body or b"")
         path = ex.request.raw_path[ex.route.strip :]
-        key = cache_key(ex.upstream.name, ex.model, path, body)
+        repeat = int(ex.request.headers.get(REPEAT_HEADER, "0"))
+        key = cache_key(ex.upstream.name, ex.model, path, body, repeat)
         found = self.cache.get(key)
         if found is None:
             ex.taps.append(RecordingTap(key))

@@ -22,7 +22,7 @@ import aiohttp
 import orjson
 
 from proxy.eval.harness import EvalHarness
-from proxy.eval.stages import ARM_HEADER, ARMS, CALL_HEADER
+from proxy.eval.stages import ARM_HEADER, ARMS, CALL_HEADER, REPEAT_HEADER
 from proxy.exchange import Exchange
 from proxy.stages.record import error_kind
 from rollout.config import Config
@@ -140,20 +140,24 @@ class _Sender:
     async def _call(self, case: Case, arm: str, repeat: int) -> Call:
         body = orjson.dumps(case.request)
         for attempt in itertools.count(1):
-            ex, retry_after = await self._send(case, arm, body)
+            ex, retry_after = await self._send(case, arm, repeat, body)
             last = attempt > self.settings.retries or self.run.stopped is not None
             if last or not _retryable(ex, retry_after):
                 return _call_of(ex, case, arm, repeat, attempt)
             await asyncio.sleep(self._delay(attempt, retry_after))
         raise AssertionError("unreachable")
 
-    async def _send(self, case: Case, arm: str, body: bytes) -> tuple[Exchange, float | None]:
+    async def _send(
+        self, case: Case, arm: str, repeat: int, body: bytes
+    ) -> tuple[Exchange, float | None]:
         call_id = uuid.uuid4().hex
         headers = {
             "content-type": "application/json",
             ARM_HEADER: arm,
             CALL_HEADER: call_id,
-            "connection": f"keep-alive, {ARM_HEADER}, {CALL_HEADER}",  # hop-by-hop: dropped
+            REPEAT_HEADER: str(repeat),
+            # hop-by-hop: the forward stage drops them, the provider never sees them
+            "connection": f"keep-alive, {ARM_HEADER}, {CALL_HEADER}, {REPEAT_HEADER}",
         }
         async with self.session.post(self.paths[case.api], data=body, headers=headers) as answer:
             await answer.read()  # what the SDK would read; the exchange has what was observed

@@ -1,7 +1,7 @@
 """The stages the eval harness adds around the proxy's own: the arm a call asks for, and the
 collection of each finished exchange.
 
-The eval client names the arm and its call in two request headers that it also lists in
+The eval client names the arm, the call and the repeat in request headers that it also lists in
 `Connection`, so the forward stage drops them as hop-by-hop (RFC 9110 §7.6.1): the provider
 never sees them.
 """
@@ -14,6 +14,7 @@ from rollout.errors import InternalProxyError
 
 ARM_HEADER = "x-llm-rollout-eval-arm"
 CALL_HEADER = "x-llm-rollout-eval-call"
+REPEAT_HEADER = "x-llm-rollout-eval-repeat"  # the k-th ask of a case: its own cache entry
 ARMS = ("baseline", "candidate")
 
 

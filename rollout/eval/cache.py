@@ -28,10 +28,14 @@ def default_cache_dir() -> Path:
     return Path(base) / "llm-rollout" / "eval"
 
 
-def cache_key(provider: str, model: str | None, path: str, body: bytes) -> str:
+def cache_key(provider: str, model: str | None, path: str, body: bytes, repeat: int = 0) -> str:
+    """`repeat`: the k-th ask of the same request (`--repeat`) is an answer of its own, or
+    repeats would read the first answer back and measure nothing."""
     digest = hashlib.sha256(CACHE_VERSION)
     for part in (provider.encode(), (model or "").encode(), path.encode()):
         digest.update(len(part).to_bytes(4, "big") + part)  # length-prefixed: no ambiguity
+    if repeat:
+        digest.update(b"repeat" + repeat.to_bytes(4, "big"))
     digest.update(body)
     return digest.hexdigest()
 

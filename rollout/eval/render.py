@@ -36,6 +36,7 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     if run["stopped"]:
         lines.append(f"\n**The run stopped early:** {run['stopped']}")
+    lines += _noise(doc.get("noise") or {})
     lines += [
         "",
         "| gate | class | bound | baseline | candidate | tested | estimate (interval) | verdict |",
@@ -52,6 +53,21 @@ def markdown(doc: dict[str, Any]) -> str:
         for r in doc["regressions"]:
             lines += _regression_block(r)
     return "\n".join(lines) + "\n"
+
+
+def _noise(noise: dict[str, Any]) -> list[str]:
+    between, itself = noise.get("between_arms"), noise.get("baseline_self")
+    if between is None:
+        return []
+    line = f"\nThe arms disagree on {_share(between)} of the cases"
+    if itself is None:
+        return [line + " (`--repeat 2` measures how often the baseline disagrees with itself)."]
+    return [line + f"; the baseline disagrees with itself on {_share(itself)} (the noise)."]
+
+
+def _share(rate: dict[str, Any]) -> str:
+    low, high = rate["interval"]
+    return f"{rate['rate']:.1%} [{low:.1%}, {high:.1%}] ({rate['disagree']}/{rate['cases']})"
 
 
 def _num(value: float | None, unit: str = "") -> str:

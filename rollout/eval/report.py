@@ -13,6 +13,7 @@ from typing import Any
 from rollout.config.plan import METRICS
 from rollout.eval.dataset import Case
 from rollout.eval.gates import GateOutcome
+from rollout.eval.noise import disagreement
 from rollout.eval.result import ARMS, Call, EvalRun
 from rollout.eval.verdict import Verdict
 from rollout.quality.redact import Redactor
@@ -55,6 +56,7 @@ def report_doc(report: EvalReport) -> dict[str, Any]:
         },
         "gates": [gate_doc(g) for g in report.gates],
         "arms": {arm: arm_summary(run.of(arm)) for arm in ARMS},
+        "noise": disagreement(run.calls, report.confidence),
         "slices": slices(run.calls, report.cases, report.confidence),
         "regressions": regressions(run.calls, report.cases, report.redactor),
     }

@@ -101,6 +101,14 @@ def test_a_good_candidate_passes(tmp_path: Path, provider: RunningServer) -> Non
     assert md.read_text().startswith("### `rollout eval` support: ✅ **pass**")
     suite = ET.parse(junit).getroot()
     assert suite.get("tests") == "3" and suite.get("failures") == "0"
+    sent = _requests(provider)
+    seen = {name.lower() for r in sent for name in r["headers"]}
+    assert not {h for h in seen if h.startswith("x-llm-rollout")}  # the eval's own headers
+    candidate = [r for r in sent if r["json"]["model"] == "gpt-4o"]
+    assert candidate[0]["json"]["messages"][0] == {
+        "role": "system",
+        "content": "You are a helpful support agent.",
+    }  # the candidate's variant, applied by the proxy's own rewrite stage
 
 
 @pytest.mark.parametrize("provider", [_settings(degrade_share=0.3)], indirect=True)
@@ -133,6 +141,20 @@ def test_a_secondary_gate_failing_is_a_conditional_pass(
     refusals = gate(report, "refusal_rate")
     assert (code, report["verdict"]) == (2, "conditional_pass"), report["reasons"]
     assert refusals["verdict"] == "fail" and refusals["class"] == "secondary"
+
+
+@pytest.mark.parametrize("provider", [_settings(degrade_share=0.3)], indirect=True)
+def test_repeats_tell_the_candidates_change_from_the_baselines_own_noise(
+    tmp_path: Path, provider: RunningServer
+) -> None:
+    config = write_config(tmp_path, provider.url, MIN_SAMPLE)
+    code, report = run_eval(tmp_path, config, "--repeat", "2")
+    assert code == 1 and report["run"]["calls"] == 4 * CASES
+    assert report["run"]["cache_hits"] == 0  # a repeat is asked again, not read from the cache
+    noise = report["noise"]
+    assert noise["baseline_self"]["rate"] == 0.0  # the fake answers a question the same way
+    assert 0.2 < noise["between_arms"]["rate"] < 0.4
+    assert gate(report, "expect_pass_rate")["p_worse"] is None  # averaged repeats: bootstrap
 
 
 def test_too_few_cases_for_a_primary_gate_is_could_not_tell(
