@@ -26,6 +26,7 @@ from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.send import ShadowSend
 from proxy.shadow.sides import side_doc, side_result
 from rollout.quality.compare import Comparison, SideResult, compare, disagreements
+from rollout.quality.redact import clip_strings
 
 log = logging.getLogger("llm_rollout.shadow")
 
@@ -125,7 +126,7 @@ def _pair_doc(
         "rollout": live.rollout,
         "version": mirror.rollout.version,
         "api": live.api,
-        "request": _clip(redactor.redact_json(orjson.loads(live.body))),  # type: ignore[arg-type]
+        "request": clip_strings(redactor.redact_json(orjson.loads(live.body)), STRING_CAP),  # type: ignore[arg-type]
         "live": side_doc(live, live_side, redactor),
         "similarity": candidate.similarity,
         "length_ratio": candidate.length_ratio,
@@ -134,16 +135,3 @@ def _pair_doc(
     for kind, c in compared.items():
         doc[kind] = side_doc(c.exchange, c.side, redactor)
     return doc
-
-
-def _clip(value: Any) -> Any:
-    """Long strings (documents pasted into a prompt) cut to STRING_CAP characters."""
-    if isinstance(value, str):
-        if len(value) <= STRING_CAP:
-            return value
-        return value[:STRING_CAP] + f"... [{len(value) - STRING_CAP} more characters]"
-    if isinstance(value, dict):
-        return {k: _clip(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clip(v) for v in value]
-    return value

@@ -16,7 +16,7 @@ from rollout.eval.gates import GateOutcome
 from rollout.eval.noise import disagreement
 from rollout.eval.result import ARMS, Call, EvalRun
 from rollout.eval.verdict import Verdict
-from rollout.quality.redact import Redactor
+from rollout.quality.redact import Redactor, clip_strings
 from rollout.stats.gate_stats import wilson
 
 UNITS = {"proportion": "rate", "quantile": "seconds", "cost": "usd_per_1k"}
@@ -176,7 +176,7 @@ def _regression(
     return {
         "case": case.id,
         "tags": list(case.tags),
-        "request": _clip(redactor.redact_json(case.request)),
+        "request": clip_strings(redactor.redact_json(case.request), TEXT_CAP),
         "failed": lost or [f"the call failed: {cand.answer.error}"],
         "baseline": _side(base, redactor),
         "candidate": _side(cand, redactor),
@@ -189,21 +189,5 @@ def _side(call: Call, redactor: Redactor) -> dict[str, Any]:
         "model": call.model,
         "error": call.answer.error,
         "refused": call.answer.refused,
-        "text": None if text is None else redactor.redact(_cap(text)),
+        "text": None if text is None else redactor.redact(clip_strings(text, TEXT_CAP)),
     }
-
-
-def _cap(text: str) -> str:
-    if len(text) <= TEXT_CAP:
-        return text
-    return text[:TEXT_CAP] + f"... [{len(text) - TEXT_CAP} more characters]"
-
-
-def _clip(value: Any) -> Any:
-    if isinstance(value, str):
-        return _cap(value)
-    if isinstance(value, dict):
-        return {k: _clip(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clip(v) for v in value]
-    return value

@@ -202,3 +202,17 @@ def _replacer(rule: Rule) -> Callable[[re.Match[str]], str]:
 
 
 DEFAULT = Redactor()
+
+
+def clip_strings(value: Any, cap: int) -> Any:
+    """Every string of a JSON value cut to `cap` characters (a document pasted into a prompt),
+    saying how much was left out: what people read of a kept request stays readable."""
+    if isinstance(value, str):
+        if len(value) <= cap:
+            return value
+        return value[:cap] + f"... [{len(value) - cap} more characters]"
+    if isinstance(value, dict):
+        return {k: clip_strings(v, cap) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip_strings(v, cap) for v in value]
+    return value
