@@ -18,6 +18,7 @@ from proxy.cohorts.compiled import CompiledRollout, compile_rollout
 from proxy.cohorts.runtime import Runtime
 from proxy.error_response import error_response, guess_api_kind
 from proxy.exchange import Exchange
+from proxy.expect_continue import expects_continue, refuse_unread_body, send_continue
 from proxy.generation import Generation
 from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline, Stage
@@ -225,7 +226,9 @@ class Proxy:
             return await self._handle(request)
         except ProxyError as exc:
             metrics.REJECTED.labels(exc.kind).inc()
-            return error_response(guess_api_kind(request), exc)
+            response = error_response(guess_api_kind(request), exc)
+            refuse_unread_body(request, response)
+            return response
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         # Absolute-form ("GET http://host/...") and authority-form (CONNECT) targets: refused.
@@ -240,6 +243,8 @@ class Proxy:
         length, limit = request.content_length, generation.max_body_bytes
         if length is not None and length > limit:
             raise RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
+        if expects_continue(request):
+            await send_continue(request)  # only now may the client send its body
         return await generation.pipeline.run(Exchange(request, candidates))
 
     def _health(self, path: str) -> web.Response:

@@ -97,7 +97,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if stream:
         options = body.get("stream_options")
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
-        events = _chat_events(plan, cid, created, model, include_usage, schema_mode)
+        events = chat_events(plan, cid, created, model, include_usage, schema_mode)
         return await run_stream(request, knobs, events)
     message: dict[str, Any] = {"role": "assistant", "content": None, "refusal": None}
     if plan.kind == "tool":
@@ -134,9 +134,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _chat_events(
+def chat_events(
     plan: Plan, cid: str, created: int, model: str, include_usage: bool, schema_mode: bool
 ) -> Iterator[Event]:
+    """The events of a chat stream; with include_usage, `"usage":null` ends every chunk and a
+    usage-only chunk (`"choices":[]`) comes before [DONE], as OpenAI sends them."""
     head = (
         b'data: {"id":"' + cid.encode() + b'","object":"chat.completion.chunk","created":'
         + str(created).encode() + b',"model":' + orjson.dumps(model)

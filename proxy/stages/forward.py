@@ -2,14 +2,16 @@
 
 Timeouts: connect is enforced by the client session; first byte, idle (between chunks after the
 first) and total by one deadline that is moved forward as bytes come in. Failures before the
-client has seen a byte become errors in the provider's own JSON shape; after that, an SSE stream
-gets an error event and anything else is cut off, so a client never mistakes a truncated answer
-for a complete one.
+client has seen a byte become errors in the provider's own JSON shape. After that, the answer is
+cut off, so a client never mistakes a truncated answer for a complete one: an SSE stream first
+gets an error event (the SDKs raise on it), then, like any other body, its connection is closed
+without the body's end (no terminating chunk), as it would be by the provider.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from time import perf_counter
@@ -154,13 +156,16 @@ async def _fail(ex: Exchange, error: ProxyError) -> None:
     if out is None or not out.prepared:
         ex.response = error_response(api_kind, error)
         return
-    if out.content_type == "text/event-stream":
-        try:
-            await out.write(sse_error_event(api_kind, error))
-            await out.write_eof()
-            return
-        except ConnectionError:
-            pass
     transport = ex.request.transport
+    if out.content_type == "text/event-stream":
+        # The error event first (SDKs raise on it), then the connection is closed without the
+        # body's end (no last chunk), as a client talking to the provider would see it: nothing
+        # that only reads HTTP framing may take the cut answer for a complete one. close(), not
+        # abort(): abort would drop the event if it still sits in the write buffer.
+        with contextlib.suppress(ConnectionError):
+            await out.write(sse_error_event(api_kind, error))
+            if transport is not None:
+                transport.close()
+            return
     if transport is not None:
         transport.abort()  # no clean end of body: the client must see the answer is incomplete
