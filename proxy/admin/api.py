@@ -161,8 +161,9 @@ async def _entry(runtime: Runtime, rollout: CompiledRollout) -> dict[str, Any]:
     docs = runtime.store.documents
     evidence = await runtime.guard.call("documents.read", lambda: docs.read(eval_key(rollout.name)))
     if evidence is not None:  # None: the store is down (the status says so)
-        found_eval = eval_of(evidence[0], rollout.version)
-        entry["eval"] = evidence_view(rollout.config.plan, found_eval)
+        view = evidence_view(rollout.config.plan, eval_of(evidence[0], rollout.version))
+        if view is not None:  # left out when none is required nor recorded
+            entry["eval"] = view
     found = await runtime.guard.call("documents.read", lambda: docs.read(state_key(rollout.name)))
     if found is None:
         return entry | {"automatic": rollout.config.plan.automatic, "phase": None}

@@ -84,7 +84,7 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
         ["since", since(entry.get("since"), now)],
         ["awaiting", str(entry.get("awaiting") or "-")],
         ["accepted", f"{', '.join(accepted)} (extra monitoring)" if accepted else "-"],
-        ["eval", eval_line(entry.get("eval"), now)],
+        *([["eval", eval_line(entry["eval"], now)]] if entry.get("eval") else []),
         ["regression test", regression_test_line(entry.get("regression_test"))],
         ["killed", yes_no(entry.get("killed"))],
         ["epoch", str(entry.get("epoch"))],
