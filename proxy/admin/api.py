@@ -24,8 +24,16 @@ from proxy.admin.auth import TOKEN_KEY, Access, Role, error
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.runtime import Runtime
 from proxy.shadow.mirror import RolloutMirror
-from rollout.control.decide import gate_approval, stage_approval
-from rollout.control.human_actions import Transition, act, controller_view, transition
+from rollout.control.approvals import EVAL_APPROVAL, gate_approval, stage_approval
+from rollout.control.eval_evidence import eval_key, eval_of
+from rollout.control.eval_requirement import evidence_view
+from rollout.control.human_actions import (
+    Transition,
+    act,
+    approval,
+    controller_view,
+    transition,
+)
 from rollout.control.live_state import config_state, state_key
 from rollout.control.operations import ChangeConflict, roll_back, set_flag, set_rollout
 from rollout.errors import ActionRefused, StoreError
@@ -51,16 +59,21 @@ class Promotion(_Change):
 class Approval(_Change):
     gate: str | None = Field(default=None, min_length=1)  # a failed secondary gate
     stage: float | None = Field(default=None, gt=0, le=100)  # a stage's percent
-    # Neither: whatever the rollout waits for.
+    # The version's eval (plan.require_eval): accept a conditional pass, or override a missing
+    # or failed one (audited with the reason, marked for extra monitoring).
+    eval: StrictBool = False
+    # None of them: whatever the rollout waits for.
 
     @model_validator(mode="after")
     def _one(self) -> Approval:
-        if self.gate is not None and self.stage is not None:
-            raise ValueError("give gate or stage, not both")
+        if sum((self.gate is not None, self.stage is not None, self.eval)) > 1:
+            raise ValueError("give one of gate, stage or eval")
         return self
 
     @property
     def key(self) -> str | None:
+        if self.eval:
+            return EVAL_APPROVAL
         if self.gate is not None:
             return gate_approval(self.gate)
         return stage_approval(self.stage) if self.stage is not None else None
@@ -136,7 +149,8 @@ async def _rollouts(
 
 
 async def _entry(runtime: Runtime, rollout: CompiledRollout) -> dict[str, Any]:
-    """What this replica serves, and the controller's view from the store (phase, stage...)."""
+    """What this replica serves, and the controller's view from the store (phase, stage...), with
+    the recorded eval of the version (`eval`: rollout/control/eval_requirement.py)."""
     state = runtime.state(rollout.name)
     entry = {
         "name": rollout.name,
@@ -145,6 +159,11 @@ async def _entry(runtime: Runtime, rollout: CompiledRollout) -> dict[str, Any]:
         "source": "store" if state.from_store else "config",
     }
     docs = runtime.store.documents
+    evidence = await runtime.guard.call("documents.read", lambda: docs.read(eval_key(rollout.name)))
+    if evidence is not None:  # None: the store is down (the status says so)
+        view = evidence_view(rollout.config.plan, eval_of(evidence[0], rollout.version))
+        if view is not None:  # left out when none is required nor recorded
+            entry["eval"] = view
     found = await runtime.guard.call("documents.read", lambda: docs.read(state_key(rollout.name)))
     if found is None:
         return entry | {"automatic": rollout.config.plan.automatic, "phase": None}
@@ -162,7 +181,8 @@ async def _human(request: web.Request, runtime: Runtime, action: str) -> web.Res
 async def _approve(request: web.Request, runtime: Runtime) -> web.Response:
     rollout = _rollout_or_404(request, runtime)
     change = Approval.model_validate(await request.json())
-    return await _act(request, runtime, rollout, change, transition("approve", approval=change.key))
+    how = await approval(runtime.store, rollout.config, change.key)
+    return await _act(request, runtime, rollout, change, how)
 
 
 async def _act(

@@ -61,8 +61,13 @@ class RolloutMirror:
 
     def active(self, state: LiveState) -> bool:
         """Mirroring runs at weight 0, or throughout the ramp with `during_ramp`; never while
-        killed, nor once the rollout is rolled back, aborted or complete."""
+        killed, nor once the rollout is rolled back, aborted or complete, nor before the
+        controller started a version whose plan requires an eval."""
         if state.killed or state.phase in TERMINAL:
+            return False
+        if self.rollout.config.plan.require_eval is not None and state.phase in (None, "pending"):
+            # No candidate call before its eval let the controller start it (plan.require_eval):
+            # the shadow phase is that start.
             return False
         return state.weight <= 0.0 or self.config.during_ramp
 

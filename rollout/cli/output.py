@@ -84,6 +84,7 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
         ["since", since(entry.get("since"), now)],
         ["awaiting", str(entry.get("awaiting") or "-")],
         ["accepted", f"{', '.join(accepted)} (extra monitoring)" if accepted else "-"],
+        *([["eval", eval_line(entry["eval"], now)]] if entry.get("eval") else []),
         ["regression test", regression_test_line(entry.get("regression_test"))],
         ["killed", yes_no(entry.get("killed"))],
         ["epoch", str(entry.get("epoch"))],
@@ -97,6 +98,21 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
 
 
 _CONTROLLER_ONLY = ("stage", "since", "awaiting", "accepted", "regression test")
+
+
+def eval_line(view: dict[str, Any] | None, now: float) -> str:
+    """The version's recorded eval: `pass at tier prod, dataset 3f2a9c1b7e0d, by alice,
+    <when> (4m ago); required at prod: passed`, or `required at prod, none recorded`."""
+    if not view:
+        return "-"
+    required = view.get("required")
+    if view.get("verdict") is None:
+        return f"required at {required}, none recorded"
+    line = (
+        f"{view['verdict']} at tier {view.get('tier')}, dataset {view.get('dataset_digest')},"
+        f" by {view.get('by')}, {since(view.get('at'), now)}"
+    )
+    return f"{line}; required at {required}: {view.get('standing')}" if required else line
 
 
 def regression_test_line(test: dict[str, Any] | None) -> str:

@@ -27,7 +27,9 @@ def add_people_commands(sub: Any, changes: argparse.ArgumentParser) -> None:
             command.add_argument("--full", action="store_true", help="straight to 100%% (baking)")
 
     approve = sub.add_parser(
-        "approve", parents=[changes], help="let the ramp into a stage, or accept a failed gate"
+        "approve",
+        parents=[changes],
+        help="let the ramp into a stage, accept a failed gate, or let a version start on its eval",
     )
     approve.add_argument("name", metavar="NAME")
     which = approve.add_mutually_exclusive_group()
@@ -36,6 +38,12 @@ def add_people_commands(sub: Any, changes: argparse.ArgumentParser) -> None:
     )
     which.add_argument(
         "--stage", metavar="P", type=cli_args.percent, help="approve entering stage P%% (ahead too)"
+    )
+    which.add_argument(
+        "--eval",
+        action="store_true",
+        help="let a pending version start on its eval: accept a conditional pass, or override a"
+        " missing or failed one (audited with the reason; extra monitoring)",
     )
     approve.set_defaults(command=run_command(_action("approve")))
 
@@ -48,6 +56,8 @@ def _action(action: str) -> Command:
         for field in ("gate", "stage"):
             if getattr(args, field, None) is not None:
                 body[field] = getattr(args, field)
+        if getattr(args, "eval", False):
+            body["eval"] = True
         answer = call(args, "POST", f"/v1/rollouts/{seg(args.name)}/{action}", body)
         print(phase_line(answer))
         return 0

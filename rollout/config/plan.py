@@ -279,6 +279,15 @@ class RegressionTest(Strict):
     false_alarm: float = Field(default=0.01, gt=0.0, le=0.2)
 
 
+class RequireEval(Strict):
+    """Evidence before any traffic: the controller starts a version (its shadow phase or first
+    stage) only once `rollout eval --record` stored a passing result for exactly that version at
+    `tier` or stricter (rollout/control/eval_evidence.py). A conditional pass needs an approver;
+    an approver may override a missing or failed one (audited, marked for extra monitoring)."""
+
+    tier: Tier = "prod"
+
+
 class Catastrophe(Strict):
     """Roll back at once, without waiting for intervals, when nearly every request fails."""
 
@@ -310,6 +319,16 @@ class Plan(Strict):
     regression_test: RegressionTest | None = RegressionTest()
     confidence: Confidence = Confidence()
     catastrophe: Catastrophe = Catastrophe()
+    # A recorded passing eval of the candidate's version before the controller starts it.
+    # null (the default): not required.
+    require_eval: RequireEval | None = None
+
+    @model_validator(mode="after")
+    def _eval_needs_the_controller(self) -> Plan:
+        # Only the controller enforces it: a plan steered by hand would ignore it unseen.
+        if self.require_eval is not None and not self.automatic:
+            raise ValueError("require_eval is enforced by the controller: set automatic: true")
+        return self
 
     @field_validator("stages", mode="before")
     @classmethod

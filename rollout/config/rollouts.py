@@ -117,6 +117,17 @@ class Rollout(Strict):
         return value
 
     @model_validator(mode="after")
+    def _no_traffic_before_the_eval(self) -> Rollout:
+        # The config's weight is served until the controller's first look: with require_eval,
+        # that would be candidate traffic before any evidence.
+        if self.plan.require_eval is not None and self.weight > 0:
+            raise ValueError(
+                "plan.require_eval: weight must be 0 (the controller starts the candidate once"
+                " its eval allows it)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _shadow_gates_have_pairs(self) -> Rollout:
         """A gate on shadow pairs needs pairs to judge: mirroring, and a shadow phase."""
         gates = [g.key for g in self.plan.gates if g.metric.startswith("disagreement_")]

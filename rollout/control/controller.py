@@ -2,7 +2,8 @@
 
 One look at a rollout: read its state document (a version the document does not know starts
 pending), read the metric windows since its stage began (and the distinct candidate subjects,
-when the stage has a `min_subjects`), `decide()`, `apply()`. Only the holder
+when the stage has a `min_subjects`; and the version's recorded eval, while a rollout whose plan
+has `require_eval` is pending), `decide()`, `apply()`. Only the holder
 of the leader lock looks; the lock is renewed on every step, so run() must step well within the
 lock's ttl, and a standby takes over within a ttl when the leader dies.
 
@@ -32,6 +33,7 @@ from rollout.config.rollouts import Rollout
 from rollout.control.apply import StaleDecision, apply, controller_state
 from rollout.control.controller_metrics import ControllerMetrics
 from rollout.control.decide import TERMINAL, Decision, RolloutState, decide
+from rollout.control.eval_evidence import read_eval
 from rollout.control.live_state import config_state, state_key
 from rollout.control.operations import ChangeConflict
 from rollout.control.plan_audit import StaleConfig, note_plan, remember_plan
@@ -150,7 +152,7 @@ class Controller:
             rev = noted  # an edited plan was just written: the decision builds on it
         snap = await self._window(rollout.name, state, now)
         subjects = await candidate_subjects(self.store.subjects, rollout.name, rollout.plan, state)
-        snap = replace(snap, subjects=subjects)
+        snap = replace(snap, subjects=subjects, evidence=await self._evidence(rollout, state))
         decision = decide(rollout.plan, state, snap, now)
         default = config_state(rollout)
         try:
@@ -176,9 +178,17 @@ class Controller:
             log.info(
                 "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)
             )
-        if changed and state.phase == "pending":  # the ramp starts: remember its plan
+        if changed and state.phase == "pending" and decision.state.phase != "pending":
+            # The ramp starts (a hold waiting for an eval is no start): remember its plan.
             await remember_plan(self.store, rollout, decision.state, self.config_time)
         return decision
+
+    async def _evidence(self, rollout: Rollout, state: RolloutState) -> dict[str, Any] | None:
+        """The recorded eval of the version, read only where decide() needs it: a pending
+        rollout whose plan requires one (no store read for the others)."""
+        if rollout.plan.require_eval is None or state.phase != "pending":
+            return None
+        return await read_eval(self.store, rollout.name, rollout.version)
 
     async def _window(self, name: str, state: RolloutState, now: float) -> WindowSnapshot:
         """The metric buckets since the stage (or phase) began. A bucket that started before

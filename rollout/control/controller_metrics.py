@@ -14,6 +14,7 @@ from typing import get_args
 
 from prometheus_client import Counter, Gauge
 
+from rollout.control.approvals import monitored
 from rollout.control.decide import Decision, Phase
 from rollout.control.gates import Verdict
 
@@ -45,7 +46,8 @@ REGRESSION_TESTED = Gauge(
 )
 GATE_ACCEPTED = Gauge(
     "llm_rollout_gate_accepted",
-    "1 while an approver has accepted the secondary gate's failure (watch it more closely)",
+    "1 while an approver has accepted the secondary gate's failure (watch it more closely);"
+    " gate eval_override: the version started on an approver's override of its eval",
     ["rollout", "gate"],
     multiprocess_mode="livemax",
 )
@@ -66,8 +68,7 @@ class ControllerMetrics:
                 self._gauge(GATE_STATUS, (rollout, result.gate, verdict), verdict == result.verdict)
         for gate in decision.state.tested:
             self._gauge(REGRESSION_TESTED, (rollout, gate), True)
-        approvals = decision.state.approvals
-        accepted = {a.removeprefix("gate:") for a in approvals if a.startswith("gate:")}
+        accepted = set(monitored(decision.state.approvals))  # eval_override too
         for gauge, labels in list(self._set):  # an acceptance ends with the rollout version
             if gauge is GATE_ACCEPTED and labels[0] == rollout and labels[1] not in accepted:
                 self._gauge(GATE_ACCEPTED, labels, False)

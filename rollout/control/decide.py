@@ -3,6 +3,9 @@
 It reads the plan, the rollout's state and the window's snapshot, and returns what to do, why,
 every gate's result, and the state to write. Writing it (store, audit, publish) is apply()'s job.
 
+A pending rollout starts (shadow traffic or the first stage), unless its plan requires an eval
+and the version's evidence does not allow it yet (rollout/control/eval_requirement.py): hold.
+
 Order of a look (phases other than pending and the terminal ones):
 1. catastrophe (nearly every candidate request failing) -> roll_back at once;
 2. the first stage's planned regression test, once due (rollout/control/regression_test.py): a gate
@@ -27,6 +30,8 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from rollout.config.plan import Plan
+from rollout.control.approvals import EVAL_OVERRIDE, gate_approval, stage_approval
+from rollout.control.eval_requirement import may_start, override_note, start_note, waiting_reason
 from rollout.control.gates import GateResult, catastrophe, evaluate_gates
 from rollout.control.regression_test import regression_tests, with_findings
 from rollout.control.snapshot import Snapshot, WindowSnapshot
@@ -47,16 +52,6 @@ TERMINAL: frozenset[str] = frozenset({"complete", "rolled_back", "aborted"})
 Action = Literal[
     "promote", "hold", "pause", "resume", "await_approval", "approve", "roll_back", "complete"
 ]
-
-
-def stage_approval(percent: float) -> str:
-    """The approval key that lets the ramp enter the stage at `percent`."""
-    return f"stage:{percent:g}"
-
-
-def gate_approval(gate: str) -> str:
-    """The approval key that accepts a failing secondary gate (marked for extra monitoring)."""
-    return f"gate:{gate}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +91,7 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     if state.phase in TERMINAL:
         return Decision("hold", (f"{state.phase}: nothing to decide",), (), state)
     if state.phase == "pending":
-        if plan.shadow is not None:
-            start = replace(state, phase="shadow", since=now, failures={})
-            return Decision("promote", ("start: shadow traffic to the candidate",), (), start)
-        return _enter(plan, state, 0, now, (), ("start",))
+        return _start(plan, state, snap, now)
     in_shadow = state.phase == "shadow" or (state.phase != "ramping" and state.weight <= 0.0)
     cand = snap.shadow if in_shadow else snap.candidate
     boom = catastrophe(cand, plan.catastrophe)
@@ -117,6 +109,19 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     # Tests that found nothing are said too (after what was decided): they were made once.
     passed = tuple(t.reason for t in tests if not t.worse)
     return replace(decision, reasons=(*decision.reasons, *passed)) if passed else decision
+
+
+def _start(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) -> Decision:
+    """Shadow traffic or the first stage; with `plan.require_eval`, only on the evidence
+    (rollout/control/eval_requirement.py): no candidate call before it."""
+    if not may_start(plan, state.approvals, snap.evidence):
+        return Decision("hold", (waiting_reason(plan, state.version, snap.evidence),), (), state)
+    note = start_note(plan, state.approvals, snap.evidence)
+    said = (note,) if note else ()
+    if plan.shadow is not None:
+        start = replace(state, phase="shadow", since=now, failures={})
+        return Decision("promote", ("start: shadow traffic to the candidate", *said), (), start)
+    return _enter(plan, state, 0, now, (), ("start", *said))
 
 
 def _judge(
@@ -288,7 +293,7 @@ def _progress(
         f"{r.gate} failing, accepted by an approver: {r.reason}"
         for r in results
         if r.gate in accepted and r.verdict == "fail"
-    )
+    ) + ((override_note(),) if EVAL_OVERRIDE in state.approvals else ())
     failing = tuple(
         f"{r.gate} failed {state.failures[r.gate]} of {plan.rollback_after} looks: {r.reason}"
         for r in blocking

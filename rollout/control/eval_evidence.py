@@ -52,6 +52,11 @@ async def record_eval(store: Store, rollout: str, entry: dict[str, Any], actor: 
 
 async def read_eval(store: Store, rollout: str, version: str) -> dict[str, Any] | None:
     doc, _ = await store.documents.read(eval_key(rollout))
+    return eval_of(doc, version)
+
+
+def eval_of(doc: dict[str, Any] | None, version: str) -> dict[str, Any] | None:
+    """The evidence of `version` in a rollout's eval document, as read; None when none."""
     found = ((doc or {}).get("versions") or {}).get(version)
     return found if isinstance(found, dict) else None
 

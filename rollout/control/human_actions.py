@@ -17,8 +17,10 @@ from typing import Any
 from rollout.config.plan import Plan
 from rollout.config.rollouts import Rollout
 from rollout.control.apply import StaleDecision, apply
+from rollout.control.approvals import EVAL_APPROVAL, monitored
 from rollout.control.controller import current_state
 from rollout.control.decide import Decision, RolloutState
+from rollout.control.eval_evidence import read_eval
 from rollout.control.interventions import approve, pause, promote, resume, roll_back
 from rollout.control.live_state import config_state, state_key
 from rollout.control.operations import ChangeConflict
@@ -30,16 +32,32 @@ _ATTEMPTS = 5
 Transition = Callable[[Plan, RolloutState, float], Decision]
 
 
-def transition(action: str, *, full: bool = False, approval: str | None = None) -> Transition:
-    """The pure transition behind an action name: pause, resume, promote, approve, rollback."""
+def transition(
+    action: str,
+    *,
+    full: bool = False,
+    approval: str | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> Transition:
+    """The pure transition behind an action name: pause, resume, promote, approve, rollback.
+    `evidence`: the version's recorded eval, for `approve` of `eval` (see approval())."""
     if action == "promote":
         return lambda plan, state, now: promote(plan, state, now, full=full)
     if action == "approve":
-        return lambda plan, state, now: approve(plan, state, approval, now)
+        return lambda plan, state, now: approve(plan, state, approval, now, evidence)
     simple = {"pause": pause, "resume": resume, "rollback": roll_back}
     if action not in simple:
         raise ValueError(f"unknown action {action!r}")
     return simple[action]
+
+
+async def approval(store: Store, rollout: Rollout, key: str | None) -> Transition:
+    """The approve transition for `key`; for `eval`, judged on the version's evidence as stored
+    now (read here, so that the transition stays pure)."""
+    evidence = None
+    if key == EVAL_APPROVAL and rollout.plan.require_eval is not None:
+        evidence = await read_eval(store, rollout.name, rollout.version)
+    return transition("approve", approval=key, evidence=evidence)
 
 
 async def act(
@@ -92,9 +110,9 @@ async def act(
 
 def controller_view(doc: dict[str, Any] | None, rollout: Rollout) -> dict[str, Any]:
     """The controller's fields of a stored state document, for people: phase, stage (percent;
-    None before the first stage), since, awaiting, approvals, accepted: the failed secondary
-    gates an approver let through, to be watched more closely, and the first stage's regression
-    test (None when the plan has none)."""
+    None before the first stage), since, awaiting, approvals, accepted: what an approver let
+    through, to be watched more closely (failed secondary gates; `eval_override`: started without
+    a passing eval), and the first stage's regression test (None when the plan has none)."""
     if not rollout.plan.automatic:
         return {"automatic": False}
     try:
@@ -102,7 +120,6 @@ def controller_view(doc: dict[str, Any] | None, rollout: Rollout) -> dict[str, A
     except ValueError as exc:
         return {"automatic": True, "phase": None, "problem": f"unreadable state: {exc}"}
     in_stage = state.weight > 0 or state.phase in ("ramping", "baking")
-    gates = [a.removeprefix("gate:") for a in sorted(state.approvals) if a.startswith("gate:")]
     return {
         "automatic": True,
         "phase": state.phase,
@@ -110,7 +127,7 @@ def controller_view(doc: dict[str, Any] | None, rollout: Rollout) -> dict[str, A
         "since": state.since if state.phase != "pending" else None,
         "awaiting": state.awaiting,
         "approvals": sorted(state.approvals),
-        "accepted": gates,
+        "accepted": monitored(state.approvals),
         "regression_test": _regression_test(rollout.plan, state),
     }
 

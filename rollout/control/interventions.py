@@ -15,14 +15,21 @@ sentence that says why the action makes no sense now. The rules:
 - approve: the awaited `stage:<p>` (entered at once) or `gate:<name>` (a failed secondary gate,
   accepted and from then on named in every decision: extra monitoring); a stage further up the
   ramp may be approved ahead. Primary gates cannot be approved: their failures roll back.
+  `eval` (a pending rollout whose plan requires an eval, judged on the version's evidence as
+  stored now): a conditional pass is accepted (`eval`); a missing or failed eval is overridden
+  (`eval:override`: extra monitoring, like an accepted gate). The controller starts the version
+  at its next look.
 - roll_back: any phase but rolled back or aborted (a complete rollout may still be rolled back).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from rollout.config.plan import Plan
+from rollout.control.approvals import EVAL_APPROVAL
 from rollout.control.decide import (
     TERMINAL,
     Decision,
@@ -33,6 +40,7 @@ from rollout.control.decide import (
     rolled_back,
     stage_approval,
 )
+from rollout.control.eval_approval import approve_eval
 from rollout.errors import ActionRefused
 
 
@@ -83,10 +91,19 @@ def promote(plan: Plan, state: RolloutState, now: float, *, full: bool = False) 
     return Decision("promote", (f"promoted to {percent:g}%",), (), after)
 
 
-def approve(plan: Plan, state: RolloutState, key: str | None, now: float) -> Decision:
-    """`key`: `stage:<percent>`, `gate:<name>`, or None for whatever the rollout waits for."""
+def approve(
+    plan: Plan,
+    state: RolloutState,
+    key: str | None,
+    now: float,
+    evidence: Mapping[str, Any] | None = None,
+) -> Decision:
+    """`key`: `stage:<percent>`, `gate:<name>`, `eval`, or None for whatever the rollout waits
+    for. `evidence`: the version's recorded eval (read for `eval` only)."""
     if state.phase in TERMINAL:
         raise ActionRefused(f"the rollout is {state.phase}: nothing to approve")
+    if key == EVAL_APPROVAL:
+        return approve_eval(plan, state, evidence)
     key = key or state.awaiting
     if key is None:
         raise ActionRefused("nothing awaits approval")
@@ -96,7 +113,7 @@ def approve(plan: Plan, state: RolloutState, key: str | None, now: float) -> Dec
         return _accept_gate(plan, state, key.removeprefix("gate:"))
     if key.startswith("stage:"):
         return _approve_stage(plan, state, key, now)
-    raise ActionRefused(f"not an approval: {key!r} (stage:<percent> or gate:<name>)")
+    raise ActionRefused(f"not an approval: {key!r} (stage:<percent>, gate:<name> or eval)")
 
 
 def roll_back(plan: Plan, state: RolloutState, now: float) -> Decision:

@@ -42,6 +42,10 @@ class StaleConfig(RolloutError):
 def plan_summary(plan: Plan) -> dict[str, Any]:
     """The plan as kept in the state document and the audit: every field, and a hash."""
     doc = plan.model_dump(mode="json")
+    if doc.get("require_eval") is None:
+        # Left out while unset: plans stored before the field existed keep their hash, so an
+        # upgrade is not audited as an edit of every running plan.
+        doc.pop("require_eval", None)
     digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
     return {"hash": digest, **doc}
 

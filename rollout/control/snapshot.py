@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from rollout.control.windows import merge_fields
 from rollout.stats.histogram import LogHistogram
@@ -62,13 +63,18 @@ class WindowSnapshot:
     """The arms a decision compares. `shadow`: the candidate's mirrored calls and its pairs;
     `noise`: the pairs of the live answer with a second baseline call. `subjects`: distinct
     candidate subjects since the stage began, counted apart from the windows
-    (rollout/control/subject_counts.py); None when not counted (the stage asks for none)."""
+    (rollout/control/subject_counts.py); None when not counted (the stage asks for none).
+    `evidence`: the recorded eval of the candidate's version (rollout/control/eval_evidence.py),
+    read apart from the windows too, only while a rollout whose plan requires one is pending;
+    None otherwise or when none is recorded. It is an input of the look, like the windows, not
+    state: it is never written back, and a new record is seen at the next look."""
 
     baseline: Snapshot = field(default_factory=Snapshot)
     candidate: Snapshot = field(default_factory=Snapshot)
     shadow: Snapshot = field(default_factory=Snapshot)
     noise: Snapshot = field(default_factory=Snapshot)
     subjects: int | None = None
+    evidence: Mapping[str, Any] | None = None
 
 
 def _int(fields: Mapping[str, float], key: str) -> int:

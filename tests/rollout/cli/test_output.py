@@ -1,10 +1,10 @@
-"""One-line summaries of `rollout status`: the shadow row and the regression test row."""
+"""One-line summaries of `rollout status`: the shadow row, the regression test row, the eval row."""
 
 from __future__ import annotations
 
 import pytest
 
-from rollout.cli.output import regression_test_line, rollout_rows, shadow_summary
+from rollout.cli.output import eval_line, regression_test_line, rollout_rows, shadow_summary
 
 BASE = {"active": True, "share": 0.1, "per": "subject", "noise_share": 0.1, "queued": 0}
 
@@ -60,3 +60,43 @@ def test_the_regression_test_row_is_the_controllers() -> None:
     rows = dict(rollout_rows(entry, 0.0))
     assert rows["regression test"] == "due at 500 first-stage candidate requests"
     assert "regression test" not in dict(rollout_rows({"automatic": False}, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        (None, "-"),
+        (
+            {"required": "prod", "standing": "missing", "verdict": None},
+            "required at prod, none recorded",
+        ),
+        (
+            {
+                "required": None,
+                "standing": None,
+                "verdict": "pass",
+                "tier": "dev",
+                "dataset_digest": "abc123def456",
+                "by": "alice",
+                "at": 1_000_000.0,
+            },
+            "pass at tier dev, dataset abc123def456, by alice, 1970-01-12T13:46:40Z (1m 5s ago)",
+        ),
+        (
+            {
+                "required": "prod",
+                "standing": "failed",
+                "verdict": "fail",
+                "tier": "prod",
+                "dataset_digest": "abc123def456",
+                "by": "alice",
+                "at": 1_000_000.0,
+            },
+            "fail at tier prod, dataset abc123def456, by alice, 1970-01-12T13:46:40Z (1m 5s ago);"
+            " required at prod: failed",
+        ),
+    ],
+    ids=["none", "none recorded", "not required", "required"],
+)
+def test_eval_line(view: dict | None, expected: str) -> None:
+    assert eval_line(view, 1_000_065.0) == expected

@@ -236,3 +236,32 @@ def test_two_gates_on_one_metric_are_fine_with_names() -> None:
         " {metric: error_rate, name: error_delta, max_delta_to_baseline: 0.01}]"
     )
     assert [g.key for g in plan.gates] == ["error_rate", "error_delta"]
+
+
+def test_require_eval_parses_and_defaults_to_prod() -> None:
+    assert _plan("      automatic: true").require_eval is None
+    assert _plan("      {automatic: true, require_eval: {tier: staging}}").require_eval.tier == (  # type: ignore[union-attr]
+        "staging"
+    )
+    assert _plan("      {automatic: true, require_eval: {}}").require_eval.tier == "prod"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "      {automatic: true, require_eval: {tier: qa}}",
+        "      {automatic: true, require_eval: {tier: prod, dataset: x}}",
+        "      {require_eval: {tier: prod}}",
+    ],
+    ids=["unknown tier", "unknown key", "not automatic"],
+)
+def test_a_bad_require_eval_is_refused(text: str) -> None:
+    (message,) = _errors(text)
+    assert message.startswith("bad.yaml: rollouts[0].plan")
+    assert "require_eval" in message
+
+
+def test_require_eval_needs_a_config_weight_of_zero() -> None:
+    text = BASE + "    weight: 0.1\n    plan: {automatic: true, require_eval: {tier: prod}}\n"
+    with pytest.raises(ConfigError, match=r"plan\.require_eval: weight must be 0"):
+        parse_config(text, "bad.yaml")
