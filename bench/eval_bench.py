@@ -29,6 +29,8 @@ sys.path.insert(0, str(REPO))
 
 from tests.support.servers import free_port  # noqa: E402
 
+ROLLOUT = [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning"]
+
 
 def write_inputs(directory: Path, cases: int, port: int) -> tuple[Path, Path, list[bytes]]:
     config = directory / "config.yaml"
@@ -60,7 +62,7 @@ rollouts:
 
 def run_eval(config: Path, dataset: Path, cache: Path, concurrency: int, fresh: bool) -> float:
     report = cache.parent / "report.json"
-    argv = [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning", "eval"]
+    argv = [*ROLLOUT, "eval"]
     argv += ["--config", str(config), "--rollout", "bench", "--dataset", str(dataset)]
     argv += ["--concurrency", str(concurrency), "--cache", str(cache), "--json", str(report)]
     if fresh:
@@ -98,8 +100,7 @@ def main() -> None:
         settings = directory / "fake.yaml"
         settings.write_text("default: {echo: true}\n")
         fake = subprocess.Popen(
-            [sys.executable, "-m", "rollout.cli.main", "--log-level", "warning", "fake-provider"]
-            + ["--port", str(port), "--settings", str(settings)],
+            [*ROLLOUT, "fake-provider", "--port", str(port), "--settings", str(settings)],
             cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)},
         )
@@ -127,7 +128,8 @@ def main() -> None:
         rates = sorted(args.cases / s for s in seconds)
         ratio = statistics.median(seconds) / floor
         span = f"{rates[0]:.0f}..{rates[-1]:.0f}"
-        print(f"{name:<18}{args.cases / statistics.median(seconds):>18.0f}{span:>20}{ratio:>15.2f}x")
+        rate = args.cases / statistics.median(seconds)
+        print(f"{name:<18}{rate:>18.0f}{span:>20}{ratio:>15.2f}x")
 
 
 if __name__ == "__main__":
