@@ -14,6 +14,7 @@ from rollout.config.plan import METRICS
 from rollout.eval.dataset import Case
 from rollout.eval.gates import GateOutcome
 from rollout.eval.result import ARMS, Call, EvalRun
+from rollout.eval.score_report import judges_doc, scores_doc
 from rollout.eval.verdict import Verdict
 from rollout.quality.redact import Redactor
 from rollout.stats.gate_stats import wilson
@@ -56,6 +57,8 @@ def report_doc(report: EvalReport) -> dict[str, Any]:
         "gates": [gate_doc(g) for g in report.gates],
         "arms": {arm: arm_summary(run.of(arm)) for arm in ARMS},
         "slices": slices(run.calls, report.cases, report.confidence),
+        "scores": scores_doc(run, report.confidence),
+        "judges": judges_doc(run, report.confidence),
         "regressions": regressions(run.calls, report.cases, report.redactor),
     }
 
