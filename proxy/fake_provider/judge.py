@@ -78,10 +78,7 @@ async def judge_text(request: web.Request, knobs: Knobs, prompt: str | None) -> 
 
 
 def _first_time(request: web.Request, prompt: str) -> bool:
-    seen = request.app.get(SEEN)
-    if seen is None:
-        seen = set()
-        request.app[SEEN] = seen
+    seen = request.app[SEEN]
     key = hashlib.sha256(prompt.encode()).hexdigest()
     if key in seen:
         return False
