@@ -146,3 +146,12 @@ class ClientCancelled(ProxyError):
 class EvalError(RolloutError):
     """`rollout eval` could not evaluate (a rollout it does not know, an unreachable provider, a
     cost cap): "could not tell", never a pass or a fail. The command exits 3."""
+
+
+class ReviewError(RolloutError):
+    """A review queue or labels file that cannot be used; lists every problem found, each a
+    `ConfigProblem` whose path starts with the line."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

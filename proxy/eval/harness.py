@@ -57,7 +57,7 @@ class EvalHarness:
     def _pipeline(self, cache: ResponseCache | None) -> Pipeline:
         config, limit = self.config, self.config.limits.max_body_bytes
         phrases = config.observe.refusal_phrases
-        refusals = shared_detector(tuple(phrases) if phrases is not None else None)
+        refusals = self.refusals = shared_detector(tuple(phrases) if phrases is not None else None)
         observe = Observe({name: p.stream_usage for name, p in config.providers.items()})
         before: list[Stage] = [Parse(limit), EvalArm(self.rollout), Rewrite(), observe]
         after: list[Stage] = [Conclude(refusals, price_table(config))]

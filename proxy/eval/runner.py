@@ -15,17 +15,19 @@ import itertools
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import aiohttp
 import orjson
 
 from proxy.eval.harness import EvalHarness
+from proxy.eval.judge_client import JudgeClient
 from proxy.eval.stages import ARM_HEADER, ARMS, CALL_HEADER, REPEAT_HEADER
 from proxy.exchange import Exchange
 from proxy.stages.record import error_kind
 from rollout.config import Config
+from rollout.config.prices import price_table
 from rollout.errors import EvalError
 from rollout.eval.answer import Answer
 from rollout.eval.cache import ResponseCache
@@ -33,11 +35,15 @@ from rollout.eval.dataset import Case, Dataset
 from rollout.eval.expect import check_case
 from rollout.eval.result import Call, EvalRun
 from rollout.eval.target import case_path, find_rollout
+from rollout.scorers.apply import score_calls
+from rollout.scorers.base import Complete, Scorer
 
 UNREACHABLE = frozenset({"connect_error", "connect_timeout"})
 UNREACHABLE_AFTER = 5  # calls of an arm, all unreachable, none answered: stop the run
 RETRY_AFTER_CAP = 30.0  # seconds: a provider asking for longer is treated as down
 Progress = Callable[[int, int, float], None]  # (calls done, calls in all, USD spent)
+# The configured scorers, given how a judge reaches its provider (rollout/scorers/build.py).
+ScorerFactory = Callable[[Complete], Mapping[str, Scorer]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,7 @@ async def run_eval(
     settings: Settings,
     cache: ResponseCache | None = None,
     progress: Progress | None = None,
+    scorers: ScorerFactory | None = None,
 ) -> EvalRun:
     target = find_rollout(config, rollout)
     paths = {api: case_path(config, target, api) for api in _apis(dataset)}
@@ -74,11 +81,42 @@ async def run_eval(
         async with aiohttp.ClientSession(harness.url) as session:
             sender = _Sender(harness, session, paths, settings, run, progress)
             await sender.send_all(dataset)
+        if scorers is not None:
+            await _score(harness, config, dataset, settings, run, sender, scorers)
     finally:
         await harness.close()
     run.seconds = time.monotonic() - started
     run.cache_hits = sum(c.cached for c in run.calls)
     return run
+
+
+async def _score(
+    harness: EvalHarness,
+    config: Config,
+    dataset: Dataset,
+    settings: Settings,
+    run: EvalRun,
+    sender: _Sender,
+    factory: ScorerFactory,
+) -> None:
+    """Every answer through the configured scorers, once both arms have answered; the judges
+    call their providers through the harness's upstreams, and their spend counts toward the
+    cost cap."""
+    client = JudgeClient(
+        harness.upstreams, price_table(config), harness.refusals, on_spend=sender.spend
+    )
+    scorers = factory(client.complete)
+    try:
+        run.calls = await score_calls(
+            run.calls,
+            dataset.cases,
+            scorers,
+            settings.concurrency,
+            stopped=lambda: run.stopped is not None,
+        )
+    finally:
+        for scorer in scorers.values():
+            await scorer.close()
 
 
 def _apis(dataset: Dataset) -> set[str]:
@@ -119,14 +157,18 @@ class _Sender:
             if self.progress is not None:
                 self.progress(len(self.run.calls), self.total, self.run.spent_usd)
 
-    def _account(self, call: Call) -> None:
+    def spend(self, usd: float) -> None:
+        """New spend (an arm's call or a judge's); the cost cap stops the run."""
         run = self.run
-        run.calls.append(call)
-        if not call.cached and call.cost_usd is not None:
-            run.spent_usd += call.cost_usd
+        run.spent_usd += usd
         limit = self.settings.max_cost
         if limit is not None and run.spent_usd >= limit and run.stopped is None:
             run.stopped = f"cost cap reached: ${run.spent_usd:.4f} spent of --max-cost ${limit:g}"
+
+    def _account(self, call: Call) -> None:
+        run = self.run
+        run.calls.append(call)
+        self.spend(call.cost_usd if not call.cached and call.cost_usd is not None else 0.0)
         if call.answer.error in UNREACHABLE:
             self.unanswered[call.arm] += 1
         elif call.status is not None:

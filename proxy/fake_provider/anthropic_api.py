@@ -22,6 +22,7 @@ from aiohttp import web
 from proxy.fake_provider.common import json_body, max_int, prelude
 from proxy.fake_provider.echo import last_user_text
 from proxy.fake_provider.errors import error_response, json_response
+from proxy.fake_provider.judge import judge_text
 from proxy.fake_provider.plan import NO_ARGS, Plan, ToolChoice, content_key, make_plan
 from proxy.fake_provider.sse import Event, named_event, run_stream
 from proxy.fake_provider.text import count_words
@@ -104,6 +105,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
     if isinstance(knobs, web.Response):
         return knobs
     json_mode, schema = _output_schema(body)
+    verdict = await judge_text(request, knobs, last_user_text(msgs))
     plan = make_plan(
         knobs,
         key=content_key(knobs.seed, model, body.get("system"), msgs),
@@ -113,6 +115,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         json_mode=json_mode,
         schema=schema,
         echo_text=last_user_text(msgs),
+        judge_text=verdict,
     )
     mid = "msg_" + os.urandom(12).hex()
     if stream:

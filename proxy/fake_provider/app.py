@@ -15,6 +15,7 @@ from aiohttp import web
 from proxy.fake_provider import control
 from proxy.fake_provider.anthropic_api import messages
 from proxy.fake_provider.errors import Provider, error_response
+from proxy.fake_provider.judge import SEEN as JUDGE_SEEN
 from proxy.fake_provider.knobs import Behaviours
 from proxy.fake_provider.models import get_model, list_models
 from proxy.fake_provider.openai_chat import chat_completions, completions
@@ -114,6 +115,7 @@ def build_app(settings: FakeSettings | None = None) -> web.Application:
     app[BEHAVIOURS] = Behaviours(settings)
     app[RECEIVED] = collections.deque(maxlen=settings.record_limit)
     app[STATS] = FakeStats()
+    app[JUDGE_SEEN] = set()  # judge mode's malformed-once requests already answered
     router = app.router
     router.add_post("/v1/chat/completions", chat_completions)
     router.add_post("/v1/completions", completions)

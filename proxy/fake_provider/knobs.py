@@ -37,6 +37,9 @@ class Knobs:
     seed: int
     echo: bool
     degrade_share: float
+    judge: bool = False
+    judge_flip_share: float = 0.0
+    judge_first_bias: bool = False
 
 
 def _draw(rng: random.Random, rate: float) -> bool:
@@ -134,4 +137,7 @@ class Behaviours:
             seed=b.seed,
             echo=b.echo,
             degrade_share=b.degrade_share,
+            judge=b.judge,
+            judge_flip_share=b.judge_flip_share,
+            judge_first_bias=b.judge_first_bias,
         )

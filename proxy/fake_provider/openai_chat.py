@@ -13,6 +13,7 @@ from aiohttp import web
 from proxy.fake_provider.common import max_int, openai_request, prelude
 from proxy.fake_provider.echo import last_user_text
 from proxy.fake_provider.errors import error_response, json_response
+from proxy.fake_provider.judge import judge_text
 from proxy.fake_provider.plan import NO_ARGS, Plan, ToolChoice, content_key, make_plan
 from proxy.fake_provider.sse import DONE, Event, run_stream
 from proxy.fake_provider.text import count_words
@@ -82,6 +83,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if isinstance(knobs, web.Response):
         return knobs
     json_mode, schema, schema_mode = _response_format(body)
+    verdict = await judge_text(request, knobs, last_user_text(messages))
     plan = make_plan(
         knobs,
         key=content_key(knobs.seed, model, messages),
@@ -91,6 +93,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         json_mode=json_mode,
         schema=schema,
         echo_text=last_user_text(messages),
+        judge_text=verdict,
     )
     cid = "chatcmpl-" + os.urandom(12).hex()
     created = int(time.time())

@@ -76,6 +76,7 @@ def make_plan(
     json_mode: bool = False,
     schema: Any = None,
     echo_text: str | None = None,
+    judge_text: str | None = None,
 ) -> Plan:
     """`echo_text` is the last user message's text: the answer in echo mode (knobs.echo)."""
     n = knobs.output_tokens
@@ -84,6 +85,10 @@ def make_plan(
     tool_name = None
     if knobs.refuse:
         kind, finish, pieces = "refusal", "refusal", REFUSAL_PIECES
+    elif judge_text is not None:  # judge mode: the verdict, in the shape that was asked for
+        pieces = echo_pieces(judge_text)
+        kind, finish = ("tool", "tool") if tool is not None else ("text", "stop")
+        tool_name = tool.name if tool is not None else None
     elif tool is not None or json_mode:
         text = json_text(tool.schema if tool is not None else schema, key, n)
         if knobs.invalid_json:

@@ -46,6 +46,17 @@ class ModelBehaviour(BaseModel):
         description="with echo: the share of questions answered with filler words instead, "
         "chosen by a hash of the last user message's text (see echo.py)",
     )
+    judge: bool = Field(
+        False,
+        description="answer an LLM judge's request with the verdict its markers ask for "
+        "([[score:0.3]], [[unsafe]], [[judge:malformed]]...; see judge.py)",
+    )
+    judge_flip_share: float = Field(
+        0.0, ge=0, le=1, description="with judge: flip the verdict on this share of answers"
+    )
+    judge_first_bias: bool = Field(
+        False, description="with judge: a pairwise verdict always prefers the first answer"
+    )
 
 
 class FakeSettings(BaseModel):

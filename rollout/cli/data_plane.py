@@ -12,13 +12,14 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from rollout.config import Config, load_config, missing_credentials
 from rollout.errors import ConfigError, RolloutError
 from rollout.eval.cache import ResponseCache
 from rollout.eval.dataset import Dataset
 from rollout.eval.result import EvalRun
+from rollout.scorers.base import Complete, Scorer
 
 
 def load_or_exit(path: str) -> Config:
@@ -102,9 +103,11 @@ def run_eval_cases(
     dataset: Dataset,
     cache: ResponseCache | None,
     progress: Callable[[int, int, float], None] | None,
+    scorers: Callable[[Complete], Mapping[str, Scorer]] | None = None,
 ) -> EvalRun:
-    """Every case through both arms, through the proxy's own stages (proxy/eval/)."""
+    """Every case through both arms, through the proxy's own stages (proxy/eval/), then every
+    answer through the configured scorers (judges call their providers the same way)."""
     from proxy.eval.runner import Settings, run_eval
 
     settings = Settings(concurrency=args.concurrency, repeat=args.repeat, max_cost=args.max_cost)
-    return asyncio.run(run_eval(config, args.rollout, dataset, settings, cache, progress))
+    return asyncio.run(run_eval(config, args.rollout, dataset, settings, cache, progress, scorers))

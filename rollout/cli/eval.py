@@ -22,7 +22,7 @@ from rollout.config import Config
 from rollout.config.prices import price_table
 from rollout.config.rollouts import Rollout
 from rollout.control.eval_evidence import record_eval
-from rollout.errors import DatasetError, EvalError, RolloutError
+from rollout.errors import DatasetError, EvalError, ReviewError, RolloutError
 from rollout.eval.cache import ResponseCache, default_cache_dir
 from rollout.eval.dataset import Dataset, load_dataset
 from rollout.eval.estimate import estimate_cost
@@ -33,6 +33,11 @@ from rollout.eval.result import EvalRun
 from rollout.eval.target import find_rollout
 from rollout.eval.verdict import overall_verdict
 from rollout.quality.redact import Redactor
+from rollout.scorers.apply import reliability, review_queue
+from rollout.scorers.base import Completion, Scorer
+from rollout.scorers.build import build_scorers, scorer_problems
+from rollout.scorers.cache import VerdictCache
+from rollout.scorers.review import load_labels, write_queue
 from rollout.store.from_config import open_configured_store
 
 COULD_NOT_EVALUATE = 3
@@ -58,6 +63,9 @@ def add_eval_command(sub: Any) -> None:
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="write one JUnit test case per gate")
     p.add_argument(
+        "--review-queue", metavar="FILE", help="write the judged answers sampled for review"
+    )
+    p.add_argument(
         "--record", action="store_true", help="store the result as the version's evidence"
     )
     p.add_argument("--by", help="who ran it, for the record (default: $USER)")
@@ -81,10 +89,20 @@ def eval_command(args: argparse.Namespace) -> int:
     calls = 2 * len(dataset.cases) * args.repeat
     shown = "unknown (a model has no price)" if estimate is None else f"at most ${estimate:.4f}"
     print(f"rollout eval: {calls} calls, cost {shown} before the cache", file=sys.stderr)
-    cache = None if args.no_cache else ResponseCache(args.cache or default_cache_dir())
+    problems = scorer_problems(config, args.config)
+    if problems:
+        print("invalid config:\n" + "\n".join(map(str, problems)), file=sys.stderr)
+        return 1
+    cache_dir = None if args.no_cache else Path(args.cache or default_cache_dir())
+    cache = None if cache_dir is None else ResponseCache(cache_dir)
+    verdicts = None if cache_dir is None else VerdictCache(cache_dir / "judge")
+    factory = None
+    if config.scorers:
+        factory = lambda complete: build_scorers(config, complete, verdicts)  # noqa: E731
     try:
-        run = run_eval_cases(config, args, dataset, cache, _progress())
-    except EvalError as exc:
+        run = run_eval_cases(config, args, dataset, cache, _progress(), factory)
+        run.reliability = judge_checks(config, run, rollout.plan.confidence.promote)
+    except (EvalError, ReviewError) as exc:
         print(f"\nrollout eval: could not evaluate: {exc}", file=sys.stderr)
         return COULD_NOT_EVALUATE
     run.estimate_usd = estimate
@@ -95,7 +113,7 @@ def _conclude(
     args: argparse.Namespace, config: Config, rollout: Rollout, dataset: Dataset, run: EvalRun
 ) -> int:
     tier = args.tier or rollout.plan.tier
-    gates = judge_gates(rollout.plan, tier, run.calls)
+    gates = judge_gates(rollout.plan, tier, run.calls, run.reliability)
     verdict = overall_verdict(gates, run.stopped)
     redact = rollout.shadow.redact if rollout.shadow is not None else None
     redactor = (
@@ -105,6 +123,11 @@ def _conclude(
         run, tier, gates, verdict, dataset.cases, redactor, rollout.plan.confidence.promote
     )
     doc = report_doc(report)
+    if args.review_queue:
+        items = review_queue(
+            run.calls, dataset.cases, _scorers(config), config.scorers, redactor.redact_json
+        )
+        write_queue(args.review_queue, items)
     _write(args.json, orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
     _write(args.markdown, markdown(doc))
     _write(args.junit, junit(doc))
@@ -146,6 +169,25 @@ def _record(config: Config, rollout: Rollout, doc: dict[str, Any], actor: str) -
         print(f"rollout eval: the result was not recorded: {exc}", file=sys.stderr)
         raise SystemExit(COULD_NOT_EVALUATE) from exc
     print(f"recorded as the evidence of {rollout.name} version {entry['version'][:12]}")
+
+
+def _scorers(config: Config) -> dict[str, Scorer]:
+    """The scorers as built for the run, for what they are (no judge is called)."""
+    return build_scorers(config, _no_calls)
+
+
+async def _no_calls(provider: str, body: dict[str, Any]) -> Completion:
+    raise EvalError("no judge call is made after the run")
+
+
+def judge_checks(config: Config, run: EvalRun, confidence: float) -> tuple:
+    """Each judge's reliability in the run: the second judge, and people's labels."""
+    labels = {
+        name: load_labels(spec.review.labels)
+        for name, spec in config.scorers.items()
+        if spec.review is not None
+    }
+    return reliability(run.calls, _scorers(config), config.scorers, labels, confidence)
 
 
 def _progress() -> Any:

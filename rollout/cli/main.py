@@ -21,8 +21,10 @@ from rollout.cli.data_plane import (
     serve_command,
 )
 from rollout.cli.eval import add_eval_command
+from rollout.cli.review import add_review_command
 from rollout.cli.simulate import add_simulate_command
 from rollout.config import missing_credentials
+from rollout.scorers.build import scorer_problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,11 +94,16 @@ def _parser() -> argparse.ArgumentParser:
     add_admin_commands(sub)
     add_simulate_command(sub)
     add_eval_command(sub)
+    add_review_command(sub)
     return parser
 
 
 def _check_config(args: argparse.Namespace) -> int:
     config = load_or_exit(args.file)
+    problems = scorer_problems(config, args.file)  # rubric contents, builtin expectations
+    if problems:
+        print("invalid config:\n" + "\n".join(map(str, problems)), file=sys.stderr)
+        return 1
     for name in missing_credentials(config):
         print(f"warning: environment variable {name} is not set", file=sys.stderr)
     print(f"{args.file}: ok ({len(config.providers)} providers, {len(config.routes)} routes)")

@@ -17,6 +17,7 @@ from pydantic import (
 
 from rollout.config.flags import Flag
 from rollout.config.rollouts import Rollout, Store
+from rollout.config.scorers import ScorerConfig, scorer_names
 from rollout.config.strict import Strict
 
 ApiKind = Literal["openai", "anthropic"]
@@ -125,9 +126,15 @@ class Config(Strict):
     store: Store = Store()
     rollouts: list[Rollout] = []
     flags: list[Flag] = []
+    scorers: dict[str, ScorerConfig] = {}  # name -> scorer; gates read score_<name>
     # When the file was last modified (load_config sets it): which of two configs is the newer,
     # for a controller that must not undo a plan edit its replica has not seen yet.
     _file_time: float | None = PrivateAttr(default=None)
+
+    @field_validator("scorers")
+    @classmethod
+    def _scorer_names(cls, value: dict[str, ScorerConfig]) -> dict[str, ScorerConfig]:
+        return scorer_names(value)
 
     @property
     def file_time(self) -> float | None:

@@ -10,8 +10,9 @@ json_validity, where higher is better, the delta is baseline - candidate).
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     Field,
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from rollout.config.presets import expand_preset
 from rollout.config.strict import Strict
 
 Tier = Literal["dev", "staging", "prod"]
@@ -43,7 +45,10 @@ Metric = Literal[
     "disagreement_length",
     "disagreement_text",
     "expect_pass_rate",
+    "judge_disagreement",
+    "review_agreement",
 ]
+SCORE_METRIC = re.compile(r"^score_[a-z][a-z0-9_]*$")  # score_<scorer>: the scorer's score
 BoundKind = Literal["max", "min", "max_ratio_to_baseline", "max_delta_to_baseline"]
 BOUND_KINDS: tuple[BoundKind, ...] = (
     "max",
@@ -70,25 +75,50 @@ class MetricInfo:
     offline: bool = False
 
 
-METRICS: dict[str, MetricInfo] = {
-    "error_rate": MetricInfo("proportion", "lower", "errors/requests"),
-    "refusal_rate": MetricInfo("proportion", "lower", "refusals/requests"),
-    "json_validity": MetricInfo("proportion", "higher", "json_valid/json_checks"),
-    "latency_p50": MetricInfo("quantile", "lower", "duration", 0.50),
-    "latency_p95": MetricInfo("quantile", "lower", "duration", 0.95),
-    "latency_p99": MetricInfo("quantile", "lower", "duration", 0.99),
-    "ttft_p95": MetricInfo("quantile", "lower", "ttft", 0.95),
-    "cost_per_1k": MetricInfo("cost", "lower"),
-    **{
-        f"disagreement_{c}": MetricInfo(
-            "proportion", "lower", f"disagree:{c}/pairs:{c}", pairs=True
-        )
-        for c in ("error", "refusal", "json", "tools", "finish", "length", "text")
-    },
-    "expect_pass_rate": MetricInfo(
-        "proportion", "higher", "expect_pass/expect_cases", offline=True
-    ),
-}
+class _Catalogue(dict[str, MetricInfo]):
+    """The known metrics, and `score_<scorer>` for any scorer: an offline proportion (its pass
+    rate, or mean score), better higher. Offline until online scoring measures them live."""
+
+    def __missing__(self, key: str) -> MetricInfo:
+        if isinstance(key, str) and SCORE_METRIC.match(key):
+            return SCORE_INFO
+        raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and bool(SCORE_METRIC.match(key)))
+
+
+SCORE_INFO = MetricInfo("proportion", "higher", "score_sum/score_count", offline=True)
+# About the judges, not the arms: judged on the run's judge checks, absolute bounds only.
+JUDGE_METRICS = ("judge_disagreement", "review_agreement")
+
+METRICS: dict[str, MetricInfo] = _Catalogue(
+    {
+        "error_rate": MetricInfo("proportion", "lower", "errors/requests"),
+        "refusal_rate": MetricInfo("proportion", "lower", "refusals/requests"),
+        "json_validity": MetricInfo("proportion", "higher", "json_valid/json_checks"),
+        "latency_p50": MetricInfo("quantile", "lower", "duration", 0.50),
+        "latency_p95": MetricInfo("quantile", "lower", "duration", 0.95),
+        "latency_p99": MetricInfo("quantile", "lower", "duration", 0.99),
+        "ttft_p95": MetricInfo("quantile", "lower", "ttft", 0.95),
+        "cost_per_1k": MetricInfo("cost", "lower"),
+        **{
+            f"disagreement_{c}": MetricInfo(
+                "proportion", "lower", f"disagree:{c}/pairs:{c}", pairs=True
+            )
+            for c in ("error", "refusal", "json", "tools", "finish", "length", "text")
+        },
+        "expect_pass_rate": MetricInfo(
+            "proportion", "higher", "expect_pass/expect_cases", offline=True
+        ),
+        "judge_disagreement": MetricInfo(
+            "proportion", "lower", "judge_disagree/judge_checks", offline=True
+        ),
+        "review_agreement": MetricInfo(
+            "proportion", "higher", "review_agree/review_labels", offline=True
+        ),
+    }
+)
 
 
 class Bound(Strict):
@@ -126,6 +156,9 @@ def bound_problem(metric: str, bound: Bound) -> str | None:
     """Why `bound` makes no sense for `metric`, or None."""
     info = METRICS[metric]
     kind = bound.kind
+    if metric in JUDGE_METRICS and kind not in ("max", "min"):
+        absolute = "max" if info.better == "lower" else "min"
+        return f"{metric} is about the judges, not an arm: use {absolute}"
     if info.better == "lower" and kind == "min":
         return f"{metric} is better lower: use max, not min"
     if info.better == "higher" and kind == "max":
@@ -156,12 +189,20 @@ class Gate(Bound):
     """A metric, its bound (plus per-tier overrides), a minimum sample and a class: a primary
     failure rolls back, a secondary failure waits for an approver."""
 
-    metric: Metric
+    metric: str  # one of Metric, or score_<scorer> for a configured scorer
     name: str | None = None  # defaults to the metric; needed when two gates share one
     min_sample: PositiveInt = 100
     klass: GateClass = Field(default="primary", alias="class")
     trade_off: TradeOff | None = None
     tiers: dict[Tier, Bound] = {}
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in METRICS:
+            known = ", ".join(get_args(Metric))
+            raise ValueError(f"unknown metric (known: {known}, or score_<scorer>)")
+        return value
 
     @model_validator(mode="after")
     def _sensible(self) -> Gate:
@@ -351,6 +392,11 @@ class Plan(Strict):
         if percents[-1] != 100.0:
             raise ValueError("the last stage must be 100 (the ramp ends with everyone on it)")
         return value
+
+    @field_validator("gates", mode="before")
+    @classmethod
+    def _preset(cls, value: Any) -> Any:
+        return expand_preset(value) if isinstance(value, dict) else value
 
     @field_validator("gates")
     @classmethod

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from rollout.config.model import Config
+from rollout.config.scorers import scorer_references
 from rollout.errors import ConfigProblem
 
 
@@ -37,6 +38,12 @@ def _check(config: Config) -> Iterator[Finding]:
             yield from _same_kind(
                 config, f"{where}.then.route.provider", provider, flag.when.routes
             )
+    gates = [
+        (f"rollouts[{i}].plan.gates[{j}].metric", gate.metric)
+        for i, rollout in enumerate(config.rollouts)
+        for j, gate in enumerate(rollout.plan.gates)
+    ]
+    yield from scorer_references(config.scorers, set(config.providers), gates)
 
 
 def _duplicates(section: str, names: list[str]) -> Iterator[Finding]:

@@ -19,9 +19,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rollout.config.plan import METRICS, Bound, Gate, Plan, Tier
+from rollout.config.plan import JUDGE_METRICS, METRICS, Bound, Gate, Plan, Tier
+from rollout.eval.judge_gates import judge_finding
 from rollout.eval.metrics import Paired, bad_event, offline, paired_values
 from rollout.eval.result import Call
+from rollout.scorers.reliability import JudgeReliability
 from rollout.stats.gate_stats import Interval, wilson
 from rollout.stats.paired import (
     mcnemar_worse_p,
@@ -56,9 +58,20 @@ class GateOutcome:
         return self.verdict == "pass" or (self.verdict == "fail" and self.waived is not None)
 
 
-def judge_gates(plan: Plan, tier: Tier, calls: Sequence[Call]) -> list[GateOutcome]:
+def judge_gates(
+    plan: Plan,
+    tier: Tier,
+    calls: Sequence[Call],
+    reliability: Sequence[JudgeReliability] = (),
+) -> list[GateOutcome]:
+    """Every gate of the plan; `reliability` holds the run's judge checks (rollout.scorers)."""
     confidence = plan.confidence.promote
-    outcomes = [_judge(g, g.bound_for(tier), calls, confidence) for g in plan.gates]
+    outcomes = [
+        _judge_judges(g, g.bound_for(tier), reliability, confidence)
+        if g.metric in JUDGE_METRICS
+        else _judge(g, g.bound_for(tier), calls, confidence)
+        for g in plan.gates
+    ]
     by_key = {g.key: g for g in plan.gates}
     return [_waive(o, by_key[o.gate], calls, confidence) for o in outcomes]
 
@@ -75,7 +88,7 @@ def _judge(gate: Gate, bound: Bound, calls: Sequence[Call], confidence: float) -
         reason = f"{n} cases with data on both arms; the gate needs {gate.min_sample}"
         return GateOutcome(**base, verdict="no_data", bound=described, reason=reason, samples=n)
     tested, interval, p_worse = _interval(gate.metric, bound, paired, confidence)
-    verdict, reason = _verdict(interval, bound, tested)
+    verdict, reason = interval_verdict(interval, bound, tested)
     return GateOutcome(
         **base,
         verdict=verdict,
@@ -87,6 +100,25 @@ def _judge(gate: Gate, bound: Bound, calls: Sequence[Call], confidence: float) -
         tested=tested,
         interval=interval,
         p_worse=p_worse,
+    )
+
+
+def _judge_judges(
+    gate: Gate, bound: Bound, reliability: Sequence[JudgeReliability], confidence: float
+) -> GateOutcome:
+    """judge_disagreement, review_agreement: the worst of the judges decides."""
+    found = judge_finding(gate, bound, reliability, confidence, interval_verdict)
+    return GateOutcome(
+        gate=gate.key,
+        metric=gate.metric,
+        klass=gate.klass,
+        verdict=found.verdict,
+        bound=bound.describe(),
+        reason=found.reason,
+        samples=found.samples,
+        candidate=found.value,
+        tested=found.tested,
+        interval=found.interval,
     )
 
 
@@ -189,7 +221,7 @@ def _summary(metric: str, values: Sequence[float]) -> float:
     return _mean(values)
 
 
-def _verdict(interval: Interval, bound: Bound, tested: str) -> tuple[Verdict, str]:
+def interval_verdict(interval: Interval, bound: Bound, tested: str) -> tuple[Verdict, str]:
     limit, low, high = bound.limit, interval.low, interval.high
     span = f"{tested} {interval.value:.4g} [{low:.4g}, {high:.4g}]"
     if bound.kind == "min":

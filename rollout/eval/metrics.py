@@ -44,6 +44,23 @@ EXTRACT: dict[str, Extract] = {
 }
 
 
+def _score_of(metric: str) -> Extract:
+    """`score_<scorer>`: the scorer's value of an answered call (a scorer error counts as 0)."""
+    scorer = metric.removeprefix("score_")
+
+    def extract(call: Call) -> float | None:
+        score = call.score(scorer) if _answered(call) else None
+        if score is None or (score.value is None and score.error is None):
+            return None  # not scored, or nothing to score on this case
+        return score.metric
+
+    return extract
+
+
+def extractor(metric: str) -> Extract:
+    return _score_of(metric) if metric.startswith("score_") else EXTRACT[metric]
+
+
 @dataclass(frozen=True, slots=True)
 class Paired:
     """A metric's per-case values on both arms, cases in the same order."""
@@ -59,11 +76,11 @@ class Paired:
 
 def offline(metric: str) -> bool:
     """Whether `rollout eval` can measure the metric (shadow-pair metrics are live only)."""
-    return metric in EXTRACT
+    return metric in EXTRACT or metric.startswith("score_")
 
 
 def paired_values(metric: str, calls: Iterable[Call]) -> Paired:
-    extract = EXTRACT[metric]
+    extract = extractor(metric)
     by_case: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for call in calls:
         value = extract(call)
@@ -74,7 +91,7 @@ def paired_values(metric: str, calls: Iterable[Call]) -> Paired:
     for case, arms in by_case.items():
         if arms.get("baseline") and arms.get("candidate"):
             b, c = arms["baseline"], arms["candidate"]
-            whole = whole and len(b) == 1 and len(c) == 1
+            whole = whole and len(b) == 1 and len(c) == 1 and {*b, *c} <= {0.0, 1.0}
             cases.append(case)
             base.append(sum(b) / len(b))
             cand.append(sum(c) / len(c))

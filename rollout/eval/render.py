@@ -43,6 +43,7 @@ def markdown(doc: dict[str, Any]) -> str:
     ]
     lines.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
     lines += [_gate_row(g) for g in doc["gates"]]
+    lines += _scores_section(doc)
     if doc["slices"]:
         lines += ["", "<details><summary>Expectation pass rate by slice</summary>", ""]
         lines += ["| slice | baseline | candidate | delta |", "| --- | --- | --- | --- |"]
@@ -111,6 +112,50 @@ def _gate_row(g: dict[str, Any]) -> str:
         f"| {g['gate']} | {g['class']} | {g['bound']} | {_num(g['baseline'], g['unit'])}"
         f" | {_num(g['candidate'], g['unit'])} | {g['tested'] or '-'} | {span} | {verdict} |"
     )
+
+
+def _score_cell(side: dict[str, Any]) -> str:
+    if side["pass_rate"] is not None:
+        cell = f"{side['pass_rate']:.1%} pass"
+    elif side["mean"] is not None:
+        cell = f"mean {side['mean']:.3g}"
+    else:
+        cell = "-"
+    cell += f" ({side['scored']} scored"
+    errors = side["errors"]
+    return cell + (f", {errors} {'/'.join(side['error_kinds'])})" if errors else ")")
+
+
+def _scores_section(doc: dict[str, Any]) -> list[str]:
+    lines = []
+    if doc.get("scores"):
+        lines += ["", "| scorer | baseline | candidate |", "| --- | --- | --- |"]
+        lines += [
+            f"| {s['scorer']} | {_score_cell(s['baseline'])} | {_score_cell(s['candidate'])} |"
+            for s in doc["scores"]
+        ]
+    if doc.get("judges"):
+        lines += ["", "| judge | second-judge disagreement | agreement with people | kappa |"]
+        lines.append("| --- | --- | --- | --- |")
+        lines += [_judge_row(j) for j in doc["judges"]]
+    return lines
+
+
+def _span(span: dict[str, float] | None, unit: str = "rate") -> str:
+    if span is None:
+        return "-"
+    low, high = _num(span["low"], unit), _num(span["high"], unit)
+    return f"{_num(span['value'], unit)} ({low} … {high})"
+
+
+def _judge_row(j: dict[str, Any]) -> str:
+    second = "no second judge" if not j["second_judge"] else "no answers judged twice"
+    if j["disagreement"] is not None:
+        second = f"{_span(j['disagreement'])}, {j['disagreed']}/{j['checked']}"
+    people = "no review configured" if not j["reviewing"] else "no labels yet"
+    if j["agreement"] is not None:
+        people = f"{_span(j['agreement'])}, {j['agreed']}/{j['reviewed']}"
+    return f"| {j['scorer']} | {second} | {people} | {_span(j['kappa'], '')} |"
 
 
 def _rate(side: dict[str, Any]) -> str:
@@ -186,6 +231,11 @@ def summary(doc: dict[str, Any]) -> str:
         lines.append(
             f"  {g['verdict']:<12} {g['gate']:<18} {g['bound']:<28}"
             f" base {_num(g['baseline'], g['unit'])} cand {_num(g['candidate'], g['unit'])}{span}"
+        )
+    for sc in doc.get("scores", ()):
+        lines.append(
+            f"  score {sc['scorer']:<18} base {_score_cell(sc['baseline'])}"
+            f"  cand {_score_cell(sc['candidate'])}"
         )
     lines.append(
         f"  {run['calls']} calls ({run['cache_hits']} cached) in {run['seconds']:.1f}s,"

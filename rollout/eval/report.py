@@ -15,6 +15,7 @@ from rollout.eval.dataset import Case
 from rollout.eval.gates import GateOutcome
 from rollout.eval.noise import disagreement
 from rollout.eval.result import ARMS, Call, EvalRun
+from rollout.eval.score_report import judges_doc, scores_doc
 from rollout.eval.verdict import Verdict
 from rollout.quality.redact import Redactor, clip_strings
 from rollout.stats.gate_stats import wilson
@@ -58,6 +59,8 @@ def report_doc(report: EvalReport) -> dict[str, Any]:
         "arms": {arm: arm_summary(run.of(arm)) for arm in ARMS},
         "noise": disagreement(run.calls, report.confidence),
         "slices": slices(run.calls, report.cases, report.confidence),
+        "scores": scores_doc(run, report.confidence),
+        "judges": judges_doc(run, report.confidence),
         "regressions": regressions(run.calls, report.cases, report.redactor),
     }
 

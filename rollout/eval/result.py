@@ -9,6 +9,8 @@ from rollout.eval.answer import Answer
 
 if TYPE_CHECKING:
     from rollout.eval.expect import CheckResult
+    from rollout.scorers.base import Score
+    from rollout.scorers.reliability import JudgeReliability
 
 ARMS = ("baseline", "candidate")
 
@@ -30,6 +32,10 @@ class Call:
     cached: bool = False
     attempts: int = 1
     checks: tuple[CheckResult, ...] = ()
+    scores: tuple[Score, ...] = ()  # the configured scorers' scores of this answer
+
+    def score(self, scorer: str) -> Score | None:
+        return next((s for s in self.scores if s.scorer == scorer), None)
 
     @property
     def passed(self) -> bool | None:
@@ -51,6 +57,7 @@ class EvalRun:
     stopped: str | None = None  # why the run ended early: it could not evaluate
     cache_hits: int = 0
     seconds: float = 0.0
+    reliability: tuple[JudgeReliability, ...] = ()  # each judge scorer's checks (scorers)
 
     def of(self, arm: str) -> list[Call]:
         return [c for c in self.calls if c.arm == arm]

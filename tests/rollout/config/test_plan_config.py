@@ -180,11 +180,12 @@ G = "bad.yaml: rollouts[0].plan.gates[0]"
         ),
         (
             "      gates: [{metric: latency_p90, max: 5}]",
-            f"{G}.metric: Input should be 'error_rate', 'refusal_rate', 'json_validity',"
-            " 'latency_p50', 'latency_p95', 'latency_p99', 'ttft_p95', 'cost_per_1k',"
-            " 'disagreement_error', 'disagreement_refusal', 'disagreement_json',"
-            " 'disagreement_tools', 'disagreement_finish', 'disagreement_length',"
-            " 'disagreement_text' or 'expect_pass_rate' (got 'latency_p90')",
+            f"{G}.metric: unknown metric (known: error_rate, refusal_rate, json_validity,"
+            " latency_p50, latency_p95, latency_p99, ttft_p95, cost_per_1k,"
+            " disagreement_error, disagreement_refusal, disagreement_json,"
+            " disagreement_tools, disagreement_finish, disagreement_length,"
+            " disagreement_text, expect_pass_rate, judge_disagreement, review_agreement,"
+            " or score_<scorer>) (got 'latency_p90')",
         ),
         (
             "      gates: [{metric: error_rate, max: 0.1, class: tertiary}]",
