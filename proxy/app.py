@@ -47,6 +47,7 @@ from rollout.control.controller import Controller
 from rollout.control.subject_counts import SubjectAggregator
 from rollout.control.windows import WindowAggregator
 from rollout.errors import ProxyError, RequestTooLarge, RouteNotFound, StoreError
+from rollout.notify.notifier import start_notifier
 from rollout.quality.refusal import shared_detector
 from rollout.store.from_config import open_configured_store
 from rollout.targeting.flags import FlagSet
@@ -129,6 +130,7 @@ class Proxy:
         # several replicas on Redis, the leader lock lets one of them act.
         self.controller: Controller | None = None
         self._controller_task: asyncio.Task[None] | None = None
+        self._notify_task: asyncio.Task[None] | None = None
         self.started = False
 
     def build_generation(
@@ -168,6 +170,10 @@ class Proxy:
                 bucket_seconds=self.config.store.window_bucket_seconds,
             )
             self._controller_task = asyncio.create_task(self.controller.run(1.0))
+            controller = self.controller
+            self._notify_task = start_notifier(
+                self.runtime.store, self.config, lambda: controller.is_leader
+            )
         if self.controller is not None:
             self.controller.rollouts = rollouts
             self.controller.config_hash = config_hash(self.config)
@@ -197,6 +203,7 @@ class Proxy:
 
     async def close(self) -> None:
         self.started = False
+        await cancel_and_wait(self._notify_task)
         if self._controller_task is not None:
             await cancel_and_wait(self._controller_task)
             with contextlib.suppress(StoreError):  # the lock then expires by itself

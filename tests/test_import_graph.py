@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "rollout.eval": 6,
     "rollout.scorers": 6,
     "rollout.simulate": 6,
+    "rollout.notify": 6,
     "rollout.cli": 7,
 }
 DATA_PLANE_ENTRY = "rollout.cli.data_plane"  # the one module of rollout that starts the proxy

@@ -31,6 +31,7 @@ from rollout.config.reloader import ConfigReloader, ReloadResult
 from rollout.config.watch import ConfigWatcher, poll_seconds
 from rollout.control.controller import Controller
 from rollout.errors import RolloutError
+from rollout.notify.notifier import start_notifier
 from rollout.store import Store
 from rollout.store.from_config import open_configured_store
 from rollout.tasks import cancel_and_wait, run_kept
@@ -98,6 +99,7 @@ async def run_controller(config: Config, path: str, interval: float, admin: Admi
     watcher = ConfigWatcher(path, live.reloader.reload, poll_seconds(os.environ))
     watcher.start()
     task = asyncio.create_task(controller.run(interval))
+    notify = start_notifier(store, config, lambda: controller.is_leader)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -107,6 +109,7 @@ async def run_controller(config: Config, path: str, interval: float, admin: Admi
     await watcher.stop()
     await runner.cleanup()
     await cancel_and_wait(task)
+    await cancel_and_wait(notify)
     with contextlib.suppress(RolloutError):
         await controller.close()
     await store.close()

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from rollout.config.flags import Flag
+from rollout.config.notify import Receiver, receiver_names
 from rollout.config.rollouts import Rollout, Store
 from rollout.config.scorers import ScorerConfig, scorer_names
 from rollout.config.strict import Strict
@@ -127,9 +128,15 @@ class Config(Strict):
     rollouts: list[Rollout] = []
     flags: list[Flag] = []
     scorers: dict[str, ScorerConfig] = {}  # name -> scorer; gates read score_<name>
+    notify: list[Receiver] = []  # webhooks told of decisions (rollout/config/notify.py)
     # When the file was last modified (load_config sets it): which of two configs is the newer,
     # for a controller that must not undo a plan edit its replica has not seen yet.
     _file_time: float | None = PrivateAttr(default=None)
+
+    @field_validator("notify")
+    @classmethod
+    def _receiver_names(cls, value: list[Receiver]) -> list[Receiver]:
+        return receiver_names(value)
 
     @field_validator("scorers")
     @classmethod
