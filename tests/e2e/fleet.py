@@ -27,6 +27,7 @@ from tests.support.proxy_process import ProxyProcess, start_proxy_process
 from tests.support.redis_server import RedisServer
 from tests.support.servers import RunningServer, free_port, serve_in_thread
 from tests.support.subject_load import Ask
+from tests.support.webhook_receiver import Hook, webhook_receiver
 
 TOKEN = "e2e-token"
 ENV = {"LLM_ROLLOUT_ADMIN_TOKEN": TOKEN}
@@ -121,8 +122,11 @@ HANDOVER = Case("handover", f"[{ERRORS}]")
 PRICES = "ask-cost: {input: 1.0, output: 2.0}, cand-cost: {input: 10.0, output: 20.0}"
 
 
-def config_yaml(fake: RunningServer, store: str, cases: Sequence[Case]) -> str:
-    return f"""
+def config_yaml(fake: RunningServer, store: str, cases: Sequence[Case], hook: str = "") -> str:
+    notify = (
+        f"notify: [{{name: e2e, url: {hook!r}, events: [rollback, completion]}}]" if hook else ""
+    )
+    return f"""{notify}
 providers:
   fake: {{base_url: "{fake.url}/v1"}}
 routes: [{{prefix: /v1, provider: fake}}]
@@ -203,6 +207,7 @@ class Fleet:
     controller: ControllerProcess | None
     fake: RunningServer
     store: str  # the config's store section
+    hook: Hook | None = None  # the webhook receiver every controller notifies
 
     @property
     def urls(self) -> list[str]:
@@ -227,7 +232,7 @@ class Fleet:
         file, one atomic swap each. The files differ only in what the helper put on top of a
         replica's (its own listen and admin ports: one host, one port each), so the rollouts
         they hold are the same, as each pod's copy of one ConfigMap is."""
-        yaml = config_yaml(self.fake, self.store, cases)
+        yaml = config_yaml(self.fake, self.store, cases, self.hook.url if self.hook else "")
         for replica in self.replicas:
             replace_file(replica.config_path, replica.header + yaml)
         if self.controller is not None:
@@ -236,11 +241,16 @@ class Fleet:
 
 @contextmanager
 def start_fleet(
-    fake: RunningServer, store: str, cases: Sequence[Case], directory: Path, standalone: bool
+    fake: RunningServer,
+    store: str,
+    cases: Sequence[Case],
+    directory: Path,
+    standalone: bool,
+    hook: Hook | None = None,
 ) -> Iterator[Fleet]:
     """Two replicas (each with its embedded controller) and, with `standalone`, a
     `rollout controller` process: every one of them contends for the leader lock."""
-    yaml = config_yaml(fake, store, cases)
+    yaml = config_yaml(fake, store, cases, hook.url if hook else "")
     with ExitStack() as stack:
         replicas = []
         for name in ("a", "b"):
@@ -253,7 +263,7 @@ def start_fleet(
             path.write_text(yaml)
             controller = start_controller_process(path)
             stack.callback(controller.stop)
-        yield Fleet(replicas, controller, fake, store)
+        yield Fleet(replicas, controller, fake, store, hook)
 
 
 @contextmanager
@@ -264,5 +274,9 @@ def redis_fleet(
     front of a fake provider that plays the `cases`."""
     prefix = f"e2e-{uuid.uuid4().hex[:8]}:"
     store = f'{{redis_url: "{redis.url}", key_prefix: "{prefix}", window_bucket_seconds: 1}}'
-    with fake_provider(cases) as fake, start_fleet(fake, store, cases, directory, standalone) as f:
+    with (
+        fake_provider(cases) as fake,
+        webhook_receiver() as hook,
+        start_fleet(fake, store, cases, directory, standalone, hook) as f,
+    ):
         yield f

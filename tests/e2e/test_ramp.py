@@ -97,6 +97,14 @@ async def test_a_worse_candidate_is_rolled_back_everywhere_within_1s(
     why = (f"{gate['gate']} failed 2 looks:", f"{gate['gate']}: regression test at ")
     assert decision["reason"].startswith(why), decision["reason"]
     assert_one_writer(entries)
+    # Three controllers contend; the leader alone tells the webhook, once.
+    assert fleet.hook is not None
+    for _ in range(50):
+        if fleet.hook.of(decision["id"]):
+            break
+        await asyncio.sleep(0.1)
+    [told] = fleet.hook.of(decision["id"])
+    assert told["event"] == "rollback" and told["entry"]["gates"][0]["gate"] == gate["gate"]
 
     candidates = candidates_at(case.name, subjects, 0.1)  # the 10% stage's subjects
     served = baseline_everywhere_at(load.answers, fleet.urls, candidates, case.baseline)
