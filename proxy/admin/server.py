@@ -23,6 +23,7 @@ from prometheus_client import (
 from proxy.admin.api import add_admin_api
 from proxy.admin.auth import Access
 from proxy.admin.config_api import add_config_api
+from proxy.admin.openapi import add_openapi
 from proxy.admin.shadow import add_shadow_api
 from proxy.app import Proxy
 from proxy.reload import LiveConfig
@@ -53,6 +54,7 @@ def build_admin_app(
         return "store unreachable" if proxy.started else "starting"
 
     add_health_and_metrics(app, access, not_ready)
+    add_openapi(app)
     return app
 
 
