@@ -64,7 +64,10 @@ def hold_entry(
     decision: Decision,
     gates: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """The audit entry: why it holds, with every gate's verdict and what it still needs."""
+    """The audit entry: why it holds, with every gate's verdict and what it still needs. A hold
+    changes nothing: `before` and `after` are the same (readers of the log expect both)."""
+    state = decision.state
+    where = {"phase": state.phase, "stage": state.stage, "weight": state.weight}
     return {
         "action": "hold_too_long",
         "actor": "controller",
@@ -73,6 +76,7 @@ def hold_entry(
         "reason": f"{reason}: {'; '.join(decision.reasons)}",
         "reasons": list(decision.reasons),
         "hold": hold,
-        "phase": decision.state.phase,
+        "before": where,
+        "after": where,
         "gates": gates,
     }
