@@ -35,6 +35,7 @@ from rollout.control.human_actions import (
     transition,
 )
 from rollout.control.live_state import config_state, state_key
+from rollout.control.look import look_key
 from rollout.control.operations import ChangeConflict, roll_back, set_flag, set_rollout
 from rollout.errors import ActionRefused, StoreError
 
@@ -167,7 +168,20 @@ async def _entry(runtime: Runtime, rollout: CompiledRollout) -> dict[str, Any]:
     found = await runtime.guard.call("documents.read", lambda: docs.read(state_key(rollout.name)))
     if found is None:
         return entry | {"automatic": rollout.config.plan.automatic, "phase": None}
-    return entry | controller_view(found[0], rollout.config)
+    return entry | controller_view(found[0], rollout.config) | await _look(runtime, rollout)
+
+
+async def _look(runtime: Runtime, rollout: CompiledRollout) -> dict[str, Any]:
+    """The controller's last look at the running version (why it waits: rollout/control/look.py),
+    written by whichever process runs the controller; left out before the first one."""
+    if not rollout.config.plan.automatic:
+        return {}
+    docs = runtime.store.documents
+    found = await runtime.guard.call("documents.read", lambda: docs.read(look_key(rollout.name)))
+    look = found[0] if found is not None else None
+    if look is None or look.get("version") != rollout.version:
+        return {}
+    return {"look": {k: v for k, v in look.items() if k not in ("digest", "version")}}
 
 
 async def _human(request: web.Request, runtime: Runtime, action: str) -> web.Response:

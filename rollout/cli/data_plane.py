@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 
 from rollout.config import Config, load_config, missing_credentials
+from rollout.config.gate_warnings import gate_warnings
 from rollout.errors import ConfigError, RolloutError
 from rollout.eval.cache import ResponseCache
 from rollout.eval.dataset import Dataset
@@ -30,6 +31,12 @@ def load_or_exit(path: str) -> Config:
         raise SystemExit(1) from exc
 
 
+def warn_gates(config: Config) -> None:
+    """Gates that cannot get data as configured: said at start, the process runs all the same."""
+    for warning in gate_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def serve_command(args: argparse.Namespace) -> int:
     config = load_or_exit(args.config)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -37,6 +44,7 @@ def serve_command(args: argparse.Namespace) -> int:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="llm-rollout-metrics-")
     from proxy.serve import serve
 
+    warn_gates(config)
     missing = missing_credentials(config)
     if missing:
         print(f"environment variables not set: {', '.join(missing)}", file=sys.stderr)
@@ -61,6 +69,7 @@ def controller_command(args: argparse.Namespace) -> int:
     if not any(r.plan.automatic for r in config.rollouts):
         print("no rollout has an automatic plan (plan: {automatic: true})", file=sys.stderr)
         return 1
+    warn_gates(config)
     admin = config.admin
     if args.admin_port is not None:
         admin = admin.model_copy(update={"port": args.admin_port})

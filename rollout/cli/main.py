@@ -24,6 +24,7 @@ from rollout.cli.eval import add_eval_command
 from rollout.cli.review import add_review_command
 from rollout.cli.simulate import add_simulate_command
 from rollout.config import missing_credentials
+from rollout.config.gate_warnings import gate_warnings
 from rollout.scorers.build import scorer_problems
 
 
@@ -106,6 +107,8 @@ def _check_config(args: argparse.Namespace) -> int:
         return 1
     for name in missing_credentials(config):
         print(f"warning: environment variable {name} is not set", file=sys.stderr)
+    for warning in gate_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{args.file}: ok ({len(config.providers)} providers, {len(config.routes)} routes)")
     return 0
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from rollout.cli import args as cli_args
 from rollout.cli.http import AdminError, call, run_command
+from rollout.cli.look_output import look_rows
 from rollout.cli.output import print_json, print_table, rollout_rows
 
 # Replaced in tests: the watch loop's wait and the clock that "4m ago" is measured against.
@@ -58,7 +59,10 @@ def _show(args: argparse.Namespace) -> int:
     for entry in rollouts:
         kind = "automatic" if entry.get("automatic") else "by hand"
         print(f"{entry['name']}  (version {entry.get('version')}, {kind})")
-        print_table(None, [["", *row] for row in rollout_rows(entry, now)])
+        rows = rollout_rows(entry, now)
+        if entry.get("automatic"):  # the controller's last look: why it waits
+            rows += look_rows(entry.get("look"), now)
+        print_table(None, [["", *row] for row in rows])
         print()
     up = body.get("store_up")
     print(f"store: {'up' if up else 'DOWN (replicas serve the state they last knew)'}")

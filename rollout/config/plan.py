@@ -337,6 +337,7 @@ class Catastrophe(Strict):
 
 
 DEFAULT_STAGES = (1.0, 5.0, 25.0, 50.0, 100.0)
+DEFAULT_HOLD_WARNING_FACTOR = 3.0
 
 
 class Plan(Strict):
@@ -363,6 +364,10 @@ class Plan(Strict):
     # A recorded passing eval of the candidate's version before the controller starts it.
     # null (the default): not required.
     require_eval: RequireEval | None = None
+    # A stage (or the shadow phase, or the bake) that holds longer than this many times its
+    # minimum duration is logged and audited once (`hold_too_long`): a gate may be waiting for
+    # data it cannot get. null: never warned.
+    hold_warning_factor: float | None = Field(default=DEFAULT_HOLD_WARNING_FACTOR, gt=1.0)
 
     @model_validator(mode="after")
     def _eval_needs_the_controller(self) -> Plan:

@@ -35,6 +35,7 @@ from rollout.control.controller_metrics import ControllerMetrics
 from rollout.control.decide import TERMINAL, Decision, RolloutState, decide
 from rollout.control.eval_evidence import read_eval
 from rollout.control.live_state import config_state, state_key
+from rollout.control.look_keeper import LookKeeper
 from rollout.control.operations import ChangeConflict
 from rollout.control.plan_audit import StaleConfig, note_plan, remember_plan
 from rollout.control.snapshot import WindowSnapshot, window_snapshot
@@ -84,6 +85,8 @@ class Controller:
         self._last_look: dict[str, float] = {}
         self._held: set[str] = set()  # rollouts held for a lost state, until a person decides
         self.metrics = ControllerMetrics()
+        # Why each rollout waits, for `rollout status` (rollout/control/look_keeper.py).
+        self.looks = LookKeeper(self.store, self.owner)
 
     async def step(self) -> dict[str, Decision]:
         """One pass: every rollout whose evaluation interval has passed is looked at. Returns
@@ -174,6 +177,8 @@ class Controller:
             log.warning("rollout %s: decision not applied: %s", rollout.name, exc)
             return None
         self.metrics.record(rollout.name, decision)
+        look = await self.looks.record(rollout, state, snap, decision, now, self.config_hash)
+        self.metrics.record_look(rollout.name, look)
         if changed:
             log.info(
                 "rollout %s: %s (%s)", rollout.name, decision.action, "; ".join(decision.reasons)

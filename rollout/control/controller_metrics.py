@@ -10,7 +10,8 @@ leader's values are the ones that show. Served wherever the controller runs: on 
 
 from __future__ import annotations
 
-from typing import get_args
+from collections.abc import Mapping
+from typing import Any, get_args
 
 from prometheus_client import Counter, Gauge
 
@@ -51,6 +52,13 @@ GATE_ACCEPTED = Gauge(
     ["rollout", "gate"],
     multiprocess_mode="livemax",
 )
+GATE_UNOBSERVABLE = Gauge(
+    "llm_rollout_gate_unobservable",
+    "1 while the gate has had no sample at all though the candidate kept serving (no JSON-mode"
+    " request, an unpriced model...): it holds the ramp and will not get data as things are",
+    ["rollout", "gate"],
+    multiprocess_mode="livemax",
+)
 
 
 class ControllerMetrics:
@@ -74,6 +82,11 @@ class ControllerMetrics:
                 self._gauge(GATE_ACCEPTED, labels, False)
         for gate in accepted:
             self._gauge(GATE_ACCEPTED, (rollout, gate), True)
+
+    def record_look(self, rollout: str, look: Mapping[str, Any]) -> None:
+        """The gates of the look document (rollout/control/look.py) that cannot get data."""
+        for gate in look.get("gates", []):
+            self._gauge(GATE_UNOBSERVABLE, (rollout, gate["gate"]), bool(gate.get("unobservable")))
 
     def forget(self) -> None:
         """No longer the leader: another controller's values are the true ones."""

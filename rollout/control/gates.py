@@ -297,3 +297,9 @@ def catastrophe(cand: Snapshot, rule: Catastrophe) -> str | None:
         f"catastrophe: {cand.errors} of {cand.requests} candidate requests failed"
         f" ({rate:.0%} >= {rule.error_rate:.0%})"
     )
+
+
+def tested_limit(metric: str, bound: Bound) -> float:
+    """What a gate's tested quantity is held to (0 for a ratio bound on proportions): public for
+    the projection of how much more data a gate needs (rollout/control/hold_needs.py)."""
+    return _limit(metric, bound)

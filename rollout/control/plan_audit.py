@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from rollout.config.changes import fields_difference
-from rollout.config.plan import Plan
+from rollout.config.plan import DEFAULT_HOLD_WARNING_FACTOR, Plan
 from rollout.config.rollouts import Rollout
 from rollout.control.decide import RolloutState
 from rollout.control.live_state import state_key
@@ -46,6 +46,8 @@ def plan_summary(plan: Plan) -> dict[str, Any]:
         # Left out while unset: plans stored before the field existed keep their hash, so an
         # upgrade is not audited as an edit of every running plan.
         doc.pop("require_eval", None)
+    if doc.get("hold_warning_factor") == DEFAULT_HOLD_WARNING_FACTOR:
+        doc.pop("hold_warning_factor", None)  # the same, for a field added later
     digest = hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
     return {"hash": digest, **doc}
 
