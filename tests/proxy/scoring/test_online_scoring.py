@@ -16,6 +16,7 @@ import pytest
 
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
+from tests.proxy.cohorts.test_embedded_controller import _get
 from tests.support.proxy import serve_proxy_and_admin
 from tests.support.servers import RunningServer, serve_in_thread
 
@@ -145,5 +146,7 @@ def test_the_hourly_budget_pauses_scoring(fake: RunningServer) -> None:
         assert sample("llm_rollout_scoring_cost_usd_total", rollout=name) > 0.01
         ask(served.url, [f"q{i}" for i in range(4)])
         assert sample("llm_rollout_scoring_budget_paused", rollout=name) == 1
+        (status,) = _get(served, "/v1/rollouts")["rollouts"]
+        assert status["scoring"]["active"] and status["scoring"]["budget"]["paused"]
     assert jobs(name) == 1
     assert sample(DROPPED, rollout=name, reason="budget") == 4
