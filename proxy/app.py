@@ -23,7 +23,11 @@ from proxy.generation import Generation
 from proxy.metrics import ArmMetricsCache
 from proxy.pipeline import Pipeline, Stage
 from proxy.routing import Router
-from proxy.shadow.budget_sync import BudgetSync
+from proxy.scoring.build import ScoringRates, build_scorings
+from proxy.scoring.metrics import BUDGET_PAUSED as SCORING_PAUSED
+from proxy.scoring.metrics import QUEUE_METRICS as SCORING_QUEUE
+from proxy.scoring.rollout_scoring import RolloutScoring
+from proxy.shadow.budget_sync import SCORING_COST, BudgetSync
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.pair import ShadowStages
 from proxy.shadow.resources import ShadowResources
@@ -36,6 +40,8 @@ from proxy.stages.observe import Conclude, Observe
 from proxy.stages.parse import Parse
 from proxy.stages.record import Record
 from proxy.stages.rewrite import Rewrite
+from proxy.stages.score import Score
+from proxy.stages.score_sample import ScoreSample
 from proxy.stages.shadow_sample import ShadowSample
 from proxy.subject_flusher import SubjectFlusher
 from proxy.upstream import Upstream
@@ -64,10 +70,11 @@ def build_pipeline(
     windows: WindowAggregator | None = None,
     mirrors: Mapping[str, RolloutMirror] | None = None,
     subjects: SubjectAggregator | None = None,
+    scorings: Mapping[str, RolloutScoring] | None = None,
 ) -> Pipeline:
-    """parse -> identify -> flags -> assign -> shadow sample -> rewrite -> flag edits -> observe
-    -> forward -> conclude -> record -> mirror. Stages with nothing to do under this config are
-    left out."""
+    """parse -> identify -> flags -> assign -> shadow sample -> score sample -> rewrite -> flag
+    edits -> observe -> forward -> conclude -> record -> mirror -> score. Stages with nothing to
+    do under this config are left out."""
     limit = config.limits.max_body_bytes
     prices = price_table(config)
     phrases = config.observe.refusal_phrases
@@ -91,6 +98,9 @@ def build_pipeline(
             rollout_stages.append(ShadowSample(mirrors, runtime))
             # A shadow exchange goes through the same stages as a live one, around its own send.
             after.append(Mirror(mirrors, ShadowStages([*variant_stages, observe], list(after))))
+        if scorings:
+            rollout_stages.append(ScoreSample(scorings, runtime))
+            after.append(Score())  # last: the shadow exchanges' stages (above) need not run it
     return Pipeline(
         before=[Parse(limit), *rollout_stages, *variant_stages, observe],
         forward=Forward(limit),
@@ -119,12 +129,18 @@ class Proxy:
             self.subjects = SubjectAggregator(self.windows.bucket_seconds)
             self.subject_flusher = SubjectFlusher(store.documents, store.subjects, self.subjects)
         self.shadow = ShadowResources()  # shadow queues and budgets outlive reloads
-        self.budget_sync: BudgetSync | None = None
-        if self.runtime is not None:  # shadow budgets summed over every process, via the store
+        # Online scoring's queues and budgets too: counted apart, on the same CPU reading.
+        self.scoring = ShadowResources(SCORING_QUEUE, SCORING_PAUSED, self.shadow.headroom)
+        self.scoring_rates = ScoringRates()
+        self.budget_syncs: list[BudgetSync] = []
+        if self.runtime is not None:  # budgets summed over every process, via the store
             runtime = self.runtime
-            self.budget_sync = BudgetSync(
-                lambda: self.generation.mirrors, runtime.store.metrics, runtime.guard
-            )
+            self.budget_syncs = [
+                BudgetSync(self.shadow.budgets, runtime.store.metrics, runtime.guard),
+                BudgetSync(
+                    self.scoring.budgets, runtime.store.metrics, runtime.guard, suffix=SCORING_COST
+                ),
+            ]
         self.generation = self.build_generation(config, self.upstreams, rollouts)
         # Rollouts with an automatic plan are ramped by a controller in this process; with
         # several replicas on Redis, the leader lock lets one of them act.
@@ -148,11 +164,18 @@ class Proxy:
                     mirrors[r.name] = RolloutMirror(
                         r, r.config.shadow, runtime.store, runtime.guard, self.windows, self.shadow
                     )
+        scorings: dict[str, RolloutScoring] = {}
+        if runtime is not None:
+            scorings = build_scorings(
+                config, upstreams, rollouts, self.scoring, self.scoring_rates, self.windows
+            )
+            for name, mirror in mirrors.items():  # shadow pairs are scored from the shadow job
+                mirror.scoring = scorings.get(name)
         pipeline = build_pipeline(
-            config, upstreams, rollouts, runtime, self.windows, mirrors, self.subjects
+            config, upstreams, rollouts, runtime, self.windows, mirrors, self.subjects, scorings
         )
         router = Router(config.routes, upstreams)
-        return Generation(config, router, tuple(rollouts), pipeline, mirrors)
+        return Generation(config, router, tuple(rollouts), pipeline, mirrors, scorings)
 
     @property
     def config(self) -> Config:
@@ -196,8 +219,8 @@ class Proxy:
             self.flusher.start()
         if self.subject_flusher is not None:
             self.subject_flusher.start()
-        if self.budget_sync is not None:
-            self.budget_sync.start()
+        for sync in self.budget_syncs:
+            sync.start()
         self.follow_plans()
         self.started = True
 
@@ -208,9 +231,10 @@ class Proxy:
             await cancel_and_wait(self._controller_task)
             with contextlib.suppress(StoreError):  # the lock then expires by itself
                 await self.controller.close()  # type: ignore[union-attr]
-        if self.budget_sync is not None:
-            await self.budget_sync.stop()
+        for sync in self.budget_syncs:
+            await sync.stop()
         await self.shadow.close()  # before the upstream sessions the shadow calls use
+        await self.scoring.close()  # ... and the judges' calls
         if self.flusher is not None:
             await self.flusher.stop()
         if self.subject_flusher is not None:

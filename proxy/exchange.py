@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from proxy.observe.base import Observation, Observer
     from proxy.observe.expect import JsonExpectation
     from proxy.routing import CompiledRoute
+    from proxy.scoring.rollout_scoring import RolloutScoring
     from proxy.upstream import Upstream
     from rollout.config.flags import Effect
 
@@ -75,6 +76,7 @@ class Exchange:
     assigned_by: str = ""  # why this arm: hash, sticky, override, flag, killed, random, ...
     role: str = "live"  # "shadow" for a mirrored copy
     shadow: ShadowTicket | None = None  # set when this live request is to be mirrored
+    scoring: RolloutScoring | None = None  # set when this live answer is to be scored online
     upstream: Upstream | None = None
 
     # forward / observe

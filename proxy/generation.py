@@ -10,11 +10,12 @@ in here: they are shared by the generations and updated in place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.pipeline import Pipeline
 from proxy.routing import Router
+from proxy.scoring.rollout_scoring import RolloutScoring
 from proxy.shadow.mirror import RolloutMirror
 from rollout.config import Config
 
@@ -26,6 +27,8 @@ class Generation:
     rollouts: tuple[CompiledRollout, ...]
     pipeline: Pipeline
     mirrors: Mapping[str, RolloutMirror]  # shadow traffic, per rollout with a `shadow:` section
+    # online scoring, per rollout with a `scoring:` section
+    scorings: Mapping[str, RolloutScoring] = field(default_factory=dict)
 
     @property
     def max_body_bytes(self) -> int:

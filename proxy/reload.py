@@ -62,6 +62,7 @@ class ProxyReload:
         proxy.upstreams = upstreams
         proxy.generation = proxy.build_generation(config, upstreams, rollouts)
         proxy.shadow.keep_only(proxy.generation.mirrors)  # queues of rollouts no longer mirrored
+        proxy.scoring.keep_only(proxy.generation.scorings)  # ... no longer scored
         proxy.follow_plans()
         for upstream in retired:
             self._retire(upstream, running[upstream.name].timeouts.total + self.drain_margin)

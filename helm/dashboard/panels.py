@@ -1,7 +1,8 @@
 """The panels of the chart's Grafana dashboard, as a table of their PromQL queries.
 
 Per-rollout panels filter on the dashboard variables `rollout`, `arm` and `role`, and use only the
-metric names of docs/metrics.md. The controller's row is in controller_panels.py; build.py
+metric names of docs/metrics.md. The controller's row is in controller_panels.py, online
+scoring's in scoring_panels.py; build.py
 lays them out as Grafana's JSON.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from controller_panels import CONTROLLER
 from panel_model import ROLLOUT, WINDOW, Panel, Row, value_mappings
+from scoring_panels import SCORING
 
 CALL = 'rollout="$rollout", arm=~"$arm", role=~"$role"'  # the per-call labels of one rollout
 SHADOW_COMPARISONS = "llm_rollout_shadow_comparisons_total"
@@ -322,4 +324,4 @@ PROXY = Row(
     ],
 )
 
-ROWS = [TRAFFIC, LATENCY, COST, QUALITY, STATE, SHADOW, CONTROLLER, PROXY]
+ROWS = [TRAFFIC, LATENCY, COST, QUALITY, STATE, SHADOW, SCORING, CONTROLLER, PROXY]

@@ -23,6 +23,7 @@ from pydantic import (
 from proxy.admin.auth import TOKEN_KEY, Access, Role, error
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.runtime import Runtime
+from proxy.scoring.rollout_scoring import RolloutScoring
 from proxy.shadow.mirror import RolloutMirror
 from rollout.control.approvals import EVAL_APPROVAL, gate_approval, stage_approval
 from rollout.control.eval_evidence import eval_key, eval_of
@@ -90,13 +91,15 @@ def add_admin_api(
     runtime: Runtime,
     access: Access,
     mirrors: Callable[[], Mapping[str, RolloutMirror]] = dict,
+    scorings: Callable[[], Mapping[str, RolloutScoring]] = dict,
 ) -> None:
-    """`mirrors`: the running generation's shadow mirrors, shown in the rollouts' status."""
+    """`mirrors`, `scorings`: the running generation's shadow mirrors and online scoring, shown
+    in the rollouts' status."""
 
     def route(handler: Callable[..., Awaitable[web.Response]], role: Role) -> Handler:
         return access.needs(role)(_mapped(partial(handler, runtime=runtime)))
 
-    rollouts = partial(_rollouts, runtime=runtime, mirrors=mirrors)
+    rollouts = partial(_rollouts, runtime=runtime, mirrors=mirrors, scorings=scorings)
     app.router.add_get("/v1/rollouts", access.reads(rollouts))
     app.router.add_post("/v1/rollouts/{name}", route(_change_rollout, Role.operator))
     app.router.add_post("/v1/rollouts/{name}/rollback", route(_rollback, Role.operator))
@@ -135,16 +138,23 @@ def _actor(request: web.Request, change: _Change) -> str:
 
 
 async def _rollouts(
-    _: web.Request, runtime: Runtime, mirrors: Callable[[], Mapping[str, RolloutMirror]]
+    _: web.Request,
+    runtime: Runtime,
+    mirrors: Callable[[], Mapping[str, RolloutMirror]],
+    scorings: Callable[[], Mapping[str, RolloutScoring]] = dict,
 ) -> web.Response:
     out = []
-    shadows = mirrors()
+    shadows, scored = mirrors(), scorings()
     for rollout in runtime.rollouts.values():
         entry = await _entry(runtime, rollout)
         mirror = shadows.get(rollout.name)
         if mirror is not None:
             active = mirror.active(runtime.state(rollout.name))
             entry["shadow"] = {"active": active, **mirror.status()}
+        scoring = scored.get(rollout.name)
+        if scoring is not None:
+            active = scoring.active(runtime.state(rollout.name))
+            entry["scoring"] = {"active": active, **scoring.status()}
         out.append(entry)
     return web.json_response({"rollouts": out, "store_up": runtime.guard.up})
 

@@ -27,6 +27,7 @@ from proxy.admin.openapi import add_openapi
 from proxy.admin.shadow import add_shadow_api
 from proxy.app import Proxy
 from proxy.reload import LiveConfig
+from proxy.scoring.rollout_scoring import RolloutScoring
 from proxy.shadow.mirror import RolloutMirror
 
 # What keeps a process from being ready ("starting", "store unreachable"), or None when it is.
@@ -43,7 +44,10 @@ def build_admin_app(
         def mirrors() -> Mapping[str, RolloutMirror]:  # a reload replaces them
             return proxy.generation.mirrors
 
-        add_admin_api(app, proxy.runtime, access, mirrors)
+        def scorings() -> Mapping[str, RolloutScoring]:
+            return proxy.generation.scorings
+
+        add_admin_api(app, proxy.runtime, access, mirrors, scorings)
         add_shadow_api(app, proxy.runtime, mirrors, access)
     if live is not None:
         add_config_api(app, live, access)

@@ -24,6 +24,8 @@ import math
 import time
 from collections.abc import Callable
 
+from prometheus_client import Gauge
+
 from proxy.shadow.metrics import BUDGET_PAUSED
 
 SLOTS = 60
@@ -32,7 +34,11 @@ SLOT_SECONDS = 60.0
 
 class HourlyBudget:
     def __init__(
-        self, rollout: str, usd_per_hour: float, clock: Callable[[], float] = time.monotonic
+        self,
+        rollout: str,
+        usd_per_hour: float,
+        clock: Callable[[], float] = time.monotonic,
+        paused_gauge: Gauge = BUDGET_PAUSED,  # online scoring's budget has a gauge of its own
     ) -> None:
         if not usd_per_hour > 0:  # also rejects NaN
             raise ValueError(f"usd_per_hour must be positive, got {usd_per_hour}")
@@ -43,7 +49,7 @@ class HourlyBudget:
         self._total = 0.0
         self._shared: float | None = None  # every process's spend in the hour, as last read
         self._since_shared = 0.0  # this process's spend since that reading
-        self._gauge = BUDGET_PAUSED.labels(rollout)
+        self._gauge = paused_gauge.labels(rollout)
         self._paused = False
         self._gauge.set(0)
 

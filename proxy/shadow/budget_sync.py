@@ -1,7 +1,8 @@
 """Share each rollout's shadow budget across processes: every few seconds, read the last hour of
 the rollout's metric windows (summed over every replica and worker by the store) and hand the
 shadow calls' cost to its HourlyBudget (proxy/shadow/budget.py). A store that is down leaves
-each process with its own count until it is back."""
+each process with its own count until it is back. Online scoring's budgets are shared the same
+way, on the fields that end in `:score_cost_usd`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Callable, Mapping
 from time import time
 
 from proxy.cohorts.store_guard import StoreGuard
-from proxy.shadow.mirror import RolloutMirror
+from proxy.shadow.budget import HourlyBudget
 from rollout.store import MetricWindows
 from rollout.tasks import Periodic
 
@@ -18,25 +19,25 @@ log = logging.getLogger("llm_rollout.shadow")
 
 SYNC_SECONDS = 10.0
 HOUR = 3600
-_SHADOW_COST = ":shadow:cost_usd"  # "{arm}:shadow:cost_usd": candidate and noise calls
+SHADOW_COST = ":shadow:cost_usd"  # "{arm}:shadow:cost_usd": candidate and noise calls
+SCORING_COST = ":score_cost_usd"  # "{arm}:{role}:score_cost_usd": judges of scored answers
 
 
-def shadow_cost(buckets: Mapping[int, Mapping[str, float]]) -> float:
-    return sum(
-        v for fields in buckets.values() for k, v in fields.items() if k.endswith(_SHADOW_COST)
-    )
+def shadow_cost(buckets: Mapping[int, Mapping[str, float]], suffix: str = SHADOW_COST) -> float:
+    return sum(v for fields in buckets.values() for k, v in fields.items() if k.endswith(suffix))
 
 
 class BudgetSync:
     def __init__(
         self,
-        mirrors: Callable[[], Mapping[str, RolloutMirror]],
+        budgets: Callable[[], Mapping[str, HourlyBudget | None]],
         metrics: MetricWindows,
         guard: StoreGuard,
         interval: float = SYNC_SECONDS,
+        suffix: str = SHADOW_COST,
     ) -> None:
-        self.mirrors, self.metrics, self.guard = mirrors, metrics, guard
-        self._loop = Periodic("shadow-budget-sync", self.sync_once, interval, log)
+        self.budgets, self.metrics, self.guard, self.suffix = budgets, metrics, guard, suffix
+        self._loop = Periodic(f"budget-sync{suffix}", self.sync_once, interval, log)
 
     def start(self) -> None:
         self._loop.start()
@@ -46,12 +47,12 @@ class BudgetSync:
 
     async def sync_once(self) -> None:
         now = time()
-        for name, mirror in self.mirrors().items():
-            if mirror.budget is None:
+        for name, budget in self.budgets().items():
+            if budget is None:
                 continue
             buckets = await self.guard.call(
                 "metrics.read",
                 lambda n=name: self.metrics.read(n, int(now - HOUR), int(now) + 1),  # type: ignore[misc]
             )
             if buckets is not None:
-                mirror.budget.shared(shadow_cost(buckets))
+                budget.shared(shadow_cost(buckets, self.suffix))

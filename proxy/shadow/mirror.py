@@ -12,7 +12,7 @@ import logging
 import os
 import random
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from proxy.cohorts.compiled import CompiledRollout
 from proxy.cohorts.store_guard import StoreGuard
@@ -28,6 +28,9 @@ from rollout.quality.compare import Thresholds
 from rollout.quality.redact import Redactor
 from rollout.store import Store
 from rollout.targeting.cohorts import bucket
+
+if TYPE_CHECKING:
+    from proxy.scoring.rollout_scoring import RolloutScoring
 
 log = logging.getLogger("llm_rollout.shadow")
 
@@ -58,6 +61,8 @@ class RolloutMirror:
         self.thresholds = Thresholds(config.compare.similarity_min, config.compare.length_ratio_max)
         self.salt = rollout.config.shadow_salt
         self._counters: dict[tuple[str, str, bool], Any] = {}
+        # The rollout's online scoring, which scores a sample of the compared pairs (pair.py).
+        self.scoring: RolloutScoring | None = None
 
     def active(self, state: LiveState) -> bool:
         """Mirroring runs at weight 0, or throughout the ramp with `during_ramp`; never while

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from time import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,8 +25,12 @@ from proxy.pipeline import Stage, run_guarded
 from proxy.shadow.mirror import RolloutMirror
 from proxy.shadow.send import ShadowSend
 from proxy.shadow.sides import side_doc, side_result
+from proxy.stages.record import error_kind
 from rollout.quality.compare import Comparison, SideResult, compare, disagreements
 from rollout.quality.redact import clip_strings
+
+if TYPE_CHECKING:
+    from proxy.scoring.rollout_scoring import RolloutScoring
 
 log = logging.getLogger("llm_rollout.shadow")
 
@@ -106,8 +110,21 @@ async def run_pair(mirror: RolloutMirror, stages: ShadowStages, live: Exchange) 
         compared[kind] = _Compared(ex, side, comparison, found)
         if side.error is not None:
             log.info("shadow pair %s: %s call failed: %s", ticket.pair_id, kind, side.error)
+    if mirror.scoring is not None:
+        score_pair(mirror.scoring, live, sides["candidate"])
     if mirror.should_keep():
         await mirror.keep(_pair_doc(mirror, live, live_side, compared, ticket.pair_id, now))
+
+
+def score_pair(scoring: RolloutScoring, live: Exchange, candidate: Exchange) -> None:
+    """On the scoring's `shadow` share of pairs: the candidate's answer (role "shadow") and the
+    live answer (unless it is scored already as a live sample), each only if it answered."""
+    if not scoring.pair_sampled():
+        return
+    sides = [candidate] + ([live] if live.scoring is None else [])
+    answered = [ex for ex in sides if ex.observation is not None and error_kind(ex) is None]
+    if answered and scoring.admit(len(answered)):
+        scoring.submit(answered)
 
 
 def _pair_doc(

@@ -19,6 +19,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from prometheus_client import Counter
+
 from proxy.shadow.budget import HourlyBudget
 from proxy.shadow.metrics import DROPPED, JOBS
 
@@ -34,11 +36,24 @@ class ShadowJob:
     release: Callable[[], None] | None = None  # called once when the job ends or is dropped
 
 
+@dataclass(slots=True, frozen=True)
+class QueueMetrics:
+    """Where a queue counts its drops {rollout, reason} and finished jobs {rollout, outcome}."""
+
+    dropped: Counter = DROPPED
+    jobs: Counter = JOBS
+
+
+SHADOW_METRICS = QueueMetrics()
+
+
 class ShadowQueue:
-    def __init__(self, max_queued: int, max_in_flight: int) -> None:
+    def __init__(
+        self, max_queued: int, max_in_flight: int, metrics: QueueMetrics = SHADOW_METRICS
+    ) -> None:
         if max_queued < 1 or max_in_flight < 1:
             raise ValueError("max_queued and max_in_flight must be at least 1")
-        self.max_in_flight = max_in_flight
+        self.max_in_flight, self.metrics = max_in_flight, metrics
         self._queue: asyncio.Queue[ShadowJob] = asyncio.Queue(max_queued)
         self._workers: list[asyncio.Task[None]] = []
         self._closed = False
@@ -65,7 +80,7 @@ class ShadowQueue:
         except Exception:  # never let a shadow bug fail the primary request
             log.exception("shadow submit failed")
             reason = "internal"
-        _drop(job, reason)
+        _drop(job, reason, self.metrics)
         return False
 
     def _refusal(self, job: ShadowJob) -> str | None:
@@ -89,7 +104,7 @@ class ShadowQueue:
             job = await self._queue.get()
             self.in_flight += 1
             try:
-                await _run(job)
+                await _run(job, self.metrics)
             finally:
                 self.in_flight -= 1
                 self._queue.task_done()
@@ -118,7 +133,7 @@ class ShadowQueue:
         while not self._queue.empty():
             job = self._queue.get_nowait()
             self._queue.task_done()
-            _drop(job, "closed")
+            _drop(job, "closed", self.metrics)
         for task in self._workers:
             task.cancel()
         if self._workers:
@@ -126,7 +141,7 @@ class ShadowQueue:
         self._workers = []
 
 
-async def _run(job: ShadowJob) -> None:
+async def _run(job: ShadowJob, metrics: QueueMetrics) -> None:
     outcome = "ok"
     try:
         async with asyncio.timeout(job.timeout):
@@ -134,19 +149,19 @@ async def _run(job: ShadowJob) -> None:
     except TimeoutError:
         outcome = "timeout"
     except asyncio.CancelledError:
-        JOBS.labels(job.rollout, "cancelled").inc()
+        metrics.jobs.labels(job.rollout, "cancelled").inc()
         raise  # the worker is being cancelled: shutting down
     except Exception:
         log.warning("shadow job for %s failed", job.rollout, exc_info=True)
         outcome = "error"
     finally:
         _release(job)
-    JOBS.labels(job.rollout, outcome).inc()
+    metrics.jobs.labels(job.rollout, outcome).inc()
 
 
-def _drop(job: ShadowJob, reason: str) -> None:
+def _drop(job: ShadowJob, reason: str, metrics: QueueMetrics) -> None:
     try:
-        DROPPED.labels(job.rollout, reason).inc()
+        metrics.dropped.labels(job.rollout, reason).inc()
     except Exception:  # a malformed job must not make submit raise
         log.exception("could not count a shadow drop")
     _release(job)

@@ -39,11 +39,12 @@ class Observe:
         if payload is None or api is None:
             return
         ex.expect = expected_json(api, payload)
-        # The text is kept when JSON must be checked, to compare it with a shadow's, or for an
-        # eval's expectations.
+        # The text is kept when JSON must be checked, to compare it with a shadow's, to score
+        # it online, or for an eval's expectations.
         capture = (
             (ex.expect is not None and ex.expect.content)
             or ex.shadow is not None
+            or ex.scoring is not None
             or ex.role == "eval"
         )
         observer = OBSERVERS[api](ex.stream, capture=capture)

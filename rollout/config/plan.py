@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     PositiveFloat,
     PositiveInt,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -76,19 +77,26 @@ class MetricInfo:
 
 
 class _Catalogue(dict[str, MetricInfo]):
-    """The known metrics, and `score_<scorer>` for any scorer: an offline proportion (its pass
-    rate, or mean score), better higher. Offline until online scoring measures them live."""
+    """The known metrics, and `score_<scorer>` for any scorer: a proportion (its pass rate, or
+    mean score), better higher. Offline unless the rollout scores answers online (its
+    `scoring:` section lists the scorer; `Plan.live_metrics`)."""
 
     def __missing__(self, key: str) -> MetricInfo:
         if isinstance(key, str) and SCORE_METRIC.match(key):
-            return SCORE_INFO
+            return score_info(key.removeprefix("score_"))
         raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
         return super().__contains__(key) or (isinstance(key, str) and bool(SCORE_METRIC.match(key)))
 
 
-SCORE_INFO = MetricInfo("proportion", "higher", "score_sum/score_count", offline=True)
+def score_info(scorer: str) -> MetricInfo:
+    """Live, the windows hold per scorer the sum of the answers' values and how many were
+    scored (rollout/control/windows.py `add_score`)."""
+    source = f"score_sum:{scorer}/score_count:{scorer}"
+    return MetricInfo("proportion", "higher", source, offline=True)
+
+
 # About the judges, not the arms: judged on the run's judge checks, absolute bounds only.
 JUDGE_METRICS = ("judge_disagreement", "review_agreement")
 
@@ -368,6 +376,14 @@ class Plan(Strict):
     # minimum duration is logged and audited once (`hold_too_long`): a gate may be waiting for
     # data it cannot get. null: never warned.
     hold_warning_factor: float | None = Field(default=DEFAULT_HOLD_WARNING_FACTOR, gt=1.0)
+
+    # Offline metrics that this rollout measures on traffic too (its `scoring:` section's
+    # score_<name>): set by the rollout, not written in the plan.
+    _live_metrics: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def live_metrics(self) -> frozenset[str]:
+        return self._live_metrics
 
     @model_validator(mode="after")
     def _eval_needs_the_controller(self) -> Plan:

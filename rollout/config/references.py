@@ -44,6 +44,14 @@ def _check(config: Config) -> Iterator[Finding]:
         for j, gate in enumerate(rollout.plan.gates)
     ]
     yield from scorer_references(config.scorers, set(config.providers), gates)
+    for i, rollout in enumerate(config.rollouts):
+        if rollout.scoring is None:
+            continue
+        names = ", ".join(sorted(config.scorers)) or "none"
+        for j, scorer in enumerate(rollout.scoring.scorers):
+            if scorer not in config.scorers:
+                message = f"names no configured scorer (scorers: {names})"
+                yield f"rollouts[{i}].scoring.scorers[{j}]", message, repr(scorer)
 
 
 def _duplicates(section: str, names: list[str]) -> Iterator[Finding]:

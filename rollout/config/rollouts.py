@@ -17,6 +17,7 @@ from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, mode
 
 from rollout.config.flags import Match
 from rollout.config.plan import Plan
+from rollout.config.scoring import Scoring
 from rollout.config.shadow import Shadow
 from rollout.config.strict import Strict, no_structural_fields
 
@@ -102,6 +103,7 @@ class Rollout(Strict):
     overrides: list[Override] = []
     plan: Plan = Plan()
     shadow: Shadow | None = None  # mirror baseline traffic to the candidate (docs/shadow.md)
+    scoring: Scoring | None = None  # score sampled answers online (docs/scorers.md)
 
     @field_validator("subject")
     @classmethod
@@ -136,6 +138,14 @@ class Rollout(Strict):
                 f"gate {gates[0]!r} judges shadow pairs: the rollout needs a `shadow` section"
                 " (mirroring) and `plan.shadow` (the phase in which pairs are judged)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _scores_judged_live(self) -> Rollout:
+        # The plan's score_<name> gates for scorers scored here are measured on traffic: the
+        # live controller judges them (rollout/control/gates.py live_gates).
+        if self.scoring is not None:
+            self.plan._live_metrics = self.scoring.gate_metrics
         return self
 
     @property

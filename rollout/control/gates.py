@@ -268,8 +268,10 @@ def evaluate_gate(gate: Gate, plan: Plan, base: Snapshot, cand: Snapshot) -> Gat
 
 
 def live_gates(plan: Plan) -> list[Gate]:
-    """The plan's gates measured on traffic (offline ones are `rollout eval`'s)."""
-    return [g for g in plan.gates if not METRICS[g.metric].offline]
+    """The plan's gates measured on traffic (offline ones are `rollout eval`'s, except the
+    scores the rollout also scores online)."""
+    live = plan.live_metrics
+    return [g for g in plan.gates if not METRICS[g.metric].offline or g.metric in live]
 
 
 def evaluate_gates(

@@ -42,6 +42,10 @@ class Snapshot:
     # Shadow pairs compared, and those that disagreed, per comparator (rollout/quality/compare.py).
     pairs: Mapping[str, int] = field(default_factory=dict)
     disagree: Mapping[str, int] = field(default_factory=dict)
+    # Answers scored online per scorer, and the sum of their values (1/0 pass/fail, else the
+    # score): the `score_<scorer>` gates' "score_sum:<scorer>/score_count:<scorer>".
+    score_sum: Mapping[str, float] = field(default_factory=dict)
+    score_count: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def json_valid(self) -> int:
@@ -49,7 +53,9 @@ class Snapshot:
 
     def count(self, name: str) -> int:
         """A count by name (the `source` of a proportion metric in rollout.config.plan):
-        a field, or "pairs:<comparator>" / "disagree:<comparator>"."""
+        a field, or "pairs:<comparator>" / "disagree:<comparator>", "score_count:<scorer>" /
+        "score_sum:<scorer>" (a sum of values in [0, 1], not always whole: Wilson's interval
+        on it is conservative, as a score's variance is at most p(1 - p))."""
         tally, _, comparator = name.partition(":")
         if comparator:
             return getattr(self, tally).get(comparator, 0)
@@ -108,12 +114,18 @@ def arm_snapshot(
         cost_batches=cost_batches,
         pairs=_by_name(fields, prefix + "pairs:"),
         disagree=_by_name(fields, prefix + "disagree:"),
+        score_sum=_sums_by_name(fields, prefix + "score_sum:"),
+        score_count=_by_name(fields, prefix + "score_count:"),
     )
 
 
 def _by_name(fields: Mapping[str, float], head: str) -> dict[str, int]:
     """The counts under "<head><name>", by name."""
     return {key[len(head) :]: _int(fields, key) for key in fields if key.startswith(head)}
+
+
+def _sums_by_name(fields: Mapping[str, float], head: str) -> dict[str, float]:
+    return {key[len(head) :]: float(fields[key]) for key in fields if key.startswith(head)}
 
 
 def _cost_batches(buckets: Sequence[Mapping[str, float]], arm: str, role: str) -> tuple:

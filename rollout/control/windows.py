@@ -88,6 +88,29 @@ class WindowAggregator:
             if differs:
                 n[f"disagree:{comparator}"] += 1
 
+    def add_score(
+        self,
+        rollout: str,
+        arm: str,
+        role: str,
+        scorer: str,
+        value: float,
+        error: bool,
+        now: float,
+    ) -> None:
+        """One answer scored online: `score_sum:{scorer}` adds the score's gate value (a judge
+        error adds 0, as offline), `score_count:{scorer}` counts it."""
+        n = self._arm(rollout, arm, role, now).numbers
+        n[f"score_count:{scorer}"] += 1
+        n[f"score_sum:{scorer}"] += value
+        if error:
+            n[f"score_errors:{scorer}"] += 1
+
+    def add_scoring_cost(self, rollout: str, usd: float, now: float) -> None:
+        """What online scoring's judges cost, as `judge:scoring:score_cost_usd`: every
+        process's spend, for the shared budget (proxy/shadow/budget_sync.py)."""
+        self._arm(rollout, "judge", "scoring", now).numbers["score_cost_usd"] += usd
+
     def _arm(self, rollout: str, arm: str, role: str, now: float) -> _Arm:
         bucket = int(now // self.bucket_seconds) * self.bucket_seconds
         key = (rollout, bucket, arm, role)

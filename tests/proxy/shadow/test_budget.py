@@ -4,7 +4,6 @@ import itertools
 import math
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -131,8 +130,7 @@ async def test_budget_sync_reads_the_shadow_cost_of_the_last_hour(tmp_path: Path
         await store.metrics.add("r", now - now % 10, {"candidate:live:cost_usd": 50.0})  # live
         await store.metrics.add("r", now - now % 10, {"baseline:shadow:cost_usd": 0.25})  # noise
         budget, _ = make(1.0, Clock(1000.0))
-        mirror = SimpleNamespace(budget=budget)
-        sync = BudgetSync(lambda: {"r": mirror}, store.metrics, StoreGuard())  # type: ignore[arg-type, dict-item]
+        sync = BudgetSync(lambda: {"r": budget}, store.metrics, StoreGuard())
         await sync.sync_once()
         assert budget.spent() == 1.75 and not budget.allow()
     finally:
