@@ -92,6 +92,8 @@ def rollout_rows(entry: dict[str, Any], now: float) -> list[list[str]]:
     ]
     if entry.get("shadow"):
         rows.append(["shadow", shadow_summary(entry["shadow"])])
+    if entry.get("scoring"):
+        rows.append(["scoring", scoring_summary(entry["scoring"])])
     if entry.get("problem"):
         rows.append(["problem", str(entry["problem"])])
     return rows if automatic else [r for r in rows if r[0] not in _CONTROLLER_ONLY]
@@ -122,6 +124,24 @@ def regression_test_line(test: dict[str, Any] | None) -> str:
     if test.get("made"):
         return f"made for {', '.join(test['made'])}"
     return f"due at {test.get('requests')} first-stage candidate requests"
+
+
+def scoring_summary(scoring: dict[str, Any]) -> str:
+    """`safety, style on baseline 5%, candidate 20%, shadow 10%; queue 0 waiting, 1 running;
+    12 calls in the last minute; $0.0100 of $2/h`."""
+    state = "" if scoring.get("active", True) else "not scoring (killed or ended); "
+    sample = ", ".join(f"{arm} {share * 100:g}%" for arm, share in scoring["sample"].items())
+    parts = [
+        f"{state}{', '.join(scoring['scorers'])} on {sample}, shadow {scoring['shadow'] * 100:g}%",
+        f"queue {scoring['queued']} waiting, {scoring['in_flight']} running",
+    ]
+    if scoring.get("calls_last_minute") is not None:
+        parts.append(f"{scoring['calls_last_minute']} calls in the last minute")
+    budget = scoring.get("budget")
+    if budget:
+        paused = ", PAUSED" if budget.get("paused") else ""
+        parts.append(f"${budget['spent_last_hour']:.4f} of ${budget['usd_per_hour']:g}/h{paused}")
+    return "; ".join(parts)
 
 
 def shadow_summary(shadow: dict[str, Any]) -> str:

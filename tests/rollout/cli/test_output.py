@@ -1,10 +1,16 @@
-"""One-line summaries of `rollout status`: the shadow row, the regression test row, the eval row."""
+"""One-line summaries of `rollout status`: the shadow, scoring, regression test and eval rows."""
 
 from __future__ import annotations
 
 import pytest
 
-from rollout.cli.output import eval_line, regression_test_line, rollout_rows, shadow_summary
+from rollout.cli.output import (
+    eval_line,
+    regression_test_line,
+    rollout_rows,
+    scoring_summary,
+    shadow_summary,
+)
 
 BASE = {"active": True, "share": 0.1, "per": "subject", "noise_share": 0.1, "queued": 0}
 
@@ -100,3 +106,43 @@ def test_the_regression_test_row_is_the_controllers() -> None:
 )
 def test_eval_line(view: dict | None, expected: str) -> None:
     assert eval_line(view, 1_000_065.0) == expected
+
+
+SCORING = {
+    "active": True,
+    "scorers": ["safety", "style"],
+    "sample": {"baseline": 0.05, "candidate": 0.2},
+    "shadow": 0.1,
+    "queued": 0,
+    "in_flight": 1,
+    "calls_last_minute": None,
+    "budget": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (
+            {},
+            "safety, style on baseline 5%, candidate 20%, shadow 10%; queue 0 waiting, 1 running",
+        ),
+        (
+            {
+                "active": False,
+                "calls_last_minute": 12,
+                "budget": {"spent_last_hour": 2.0, "usd_per_hour": 2, "paused": True},
+            },
+            "not scoring (killed or ended); safety, style on baseline 5%, candidate 20%,"
+            " shadow 10%; queue 0 waiting, 1 running; 12 calls in the last minute;"
+            " $2.0000 of $2/h, PAUSED",
+        ),
+    ],
+)
+def test_scoring_summary(extra: dict, expected: str) -> None:
+    assert scoring_summary(SCORING | extra) == expected
+
+
+def test_the_scoring_row_shows_in_status() -> None:
+    rows = rollout_rows({"automatic": False, "scoring": SCORING}, 0.0)
+    assert ["scoring", scoring_summary(SCORING)] in rows
