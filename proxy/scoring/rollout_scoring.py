@@ -139,13 +139,7 @@ class RolloutScoring:
             "queued": self.queue.queued,
             "in_flight": self.queue.in_flight,
             "calls_last_minute": None if self.rate is None else self.rate.used(),
-            "budget": None
-            if budget is None
-            else {
-                "usd_per_hour": budget.usd_per_hour,
-                "spent_last_hour": round(budget.spent(), 6),
-                "paused": budget.paused,
-            },
+            "budget": None if budget is None else budget.status(),
         }
 
     def _metrics(self, arm: str, role: str, scorer: str, result: str) -> tuple[Any, Any]:

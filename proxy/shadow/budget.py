@@ -53,6 +53,14 @@ class HourlyBudget:
         self._paused = False
         self._gauge.set(0)
 
+    def status(self) -> dict[str, object]:
+        """As the admin API shows it (a mirror's and online scoring's budget alike)."""
+        return {
+            "usd_per_hour": self.usd_per_hour,
+            "spent_last_hour": round(self.spent(), 6),
+            "paused": self.paused,
+        }
+
     @property
     def paused(self) -> bool:
         return self._paused

@@ -127,11 +127,5 @@ class RolloutMirror:
             "in_flight": self.queue.in_flight,
             "max_cpu": self.config.max_cpu,
             "cpu_share": round(self.headroom.share, 3),
-            "budget": None
-            if budget is None
-            else {
-                "usd_per_hour": budget.usd_per_hour,
-                "spent_last_hour": round(budget.spent(), 6),
-                "paused": budget.paused,
-            },
+            "budget": None if budget is None else budget.status(),
         }

@@ -137,11 +137,7 @@ def scoring_summary(scoring: dict[str, Any]) -> str:
     ]
     if scoring.get("calls_last_minute") is not None:
         parts.append(f"{scoring['calls_last_minute']} calls in the last minute")
-    budget = scoring.get("budget")
-    if budget:
-        paused = ", PAUSED" if budget.get("paused") else ""
-        parts.append(f"${budget['spent_last_hour']:.4f} of ${budget['usd_per_hour']:g}/h{paused}")
-    return "; ".join(parts)
+    return "; ".join(parts + _budget(scoring.get("budget")))
 
 
 def shadow_summary(shadow: dict[str, Any]) -> str:
@@ -157,11 +153,15 @@ def shadow_summary(shadow: dict[str, Any]) -> str:
     if max_cpu is not None and max_cpu < 1 and cpu is not None:  # 1: no CPU check
         busy = ", BUSY: not mirroring" if cpu > max_cpu else ""
         parts.append(f"CPU {cpu * 100:.0f}% of {max_cpu * 100:g}%{busy}")
-    budget = shadow.get("budget")
-    if budget:
-        paused = ", PAUSED" if budget.get("paused") else ""
-        parts.append(f"${budget['spent_last_hour']:.4f} of ${budget['usd_per_hour']:g}/h{paused}")
-    return "; ".join(parts)
+    return "; ".join(parts + _budget(shadow.get("budget")))
+
+
+def _budget(budget: dict[str, Any] | None) -> list[str]:
+    """`$0.41 of $5/h`, `, PAUSED` once spent; nothing without a budget."""
+    if not budget:
+        return []
+    paused = ", PAUSED" if budget.get("paused") else ""
+    return [f"${budget['spent_last_hour']:.4f} of ${budget['usd_per_hour']:g}/h{paused}"]
 
 
 def phase_line(body: dict[str, Any]) -> str:

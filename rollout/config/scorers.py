@@ -18,9 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PositiveFloat,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from rollout.config.strict import Strict
 
@@ -51,36 +59,25 @@ def _readable(value: str | None) -> str | None:
     return value
 
 
+# A file named relative to the config file, checked to exist when the config loads.
+RubricFile = Annotated[str | None, BeforeValidator(_resolve), AfterValidator(_readable)]
+
+
 class SecondJudge(Strict):
     """A second opinion on a sample of answers: another model, or the same model reading a
     re-phrased rubric. Unset fields are the first judge's."""
 
     provider: str | None = None
     model: str | None = None
-    rubric: str | None = None
+    rubric: RubricFile = None
     sample: float = Field(default=0.2, gt=0.0, le=1.0)
-
-    @field_validator("rubric", mode="before")
-    @classmethod
-    def _path(cls, value: Any, info: ValidationInfo) -> Any:
-        return _resolve(value, info)
-
-    @field_validator("rubric")
-    @classmethod
-    def _exists(cls, value: str | None) -> str | None:
-        return _readable(value)
 
 
 class Review(Strict):
     """People label a sample of the judge's verdicts (`rollout review NAME`)."""
 
-    labels: str  # JSONL, appended to
+    labels: Annotated[str, BeforeValidator(_resolve)]  # JSONL, appended to (it may not exist yet)
     sample: float = Field(default=0.1, gt=0.0, le=1.0)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _path(cls, value: Any, info: ValidationInfo) -> Any:
-        return _resolve(value, info)
 
 
 class ScorerConfig(Strict):
@@ -96,21 +93,11 @@ class ScorerConfig(Strict):
     # judge
     provider: str | None = None
     model: str | None = None
-    rubric: str | None = None
+    rubric: RubricFile = None
     structured: bool = True  # a JSON schema in the request (false: prompt + tolerant parsing)
     max_tokens: int = Field(default=300, ge=16)
     second: SecondJudge | None = None
     review: Review | None = None
-
-    @field_validator("rubric", mode="before")
-    @classmethod
-    def _path(cls, value: Any, info: ValidationInfo) -> Any:
-        return _resolve(value, info)
-
-    @field_validator("rubric")
-    @classmethod
-    def _exists(cls, value: str | None) -> str | None:
-        return _readable(value)
 
     @field_validator("url")
     @classmethod
