@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from proxy.cohorts.compiled import CompiledRollout
     from proxy.observe.base import Observation, Observer
     from proxy.observe.expect import JsonExpectation
-    from proxy.routing import CompiledRoute
+    from proxy.routing import CompiledRoute, Fallbacks
     from proxy.scoring.rollout_scoring import RolloutScoring
     from proxy.upstream import Upstream
     from rollout.config.flags import Effect
@@ -78,6 +78,8 @@ class Exchange:
     shadow: ShadowTicket | None = None  # set when this live request is to be mirrored
     scoring: RolloutScoring | None = None  # set when this live answer is to be scored online
     upstream: Upstream | None = None
+    fallbacks: Fallbacks = ()  # tried in order when the upstream fails before the first byte
+    fallback_from: str | None = None  # the provider that failed, when a fallback answered
 
     # forward / observe
     response: web.StreamResponse | None = None

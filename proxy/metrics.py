@@ -17,6 +17,12 @@ TTFT_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2, 3, 5, 1
 OVERHEAD_SECONDS = (0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
 
 REQUESTS = Counter("llm_rollout_requests", "LLM calls finished (any outcome).", CALL)
+FALLBACKS = Counter(
+    "llm_rollout_fallbacks",
+    "Calls a fallback answered after their provider failed before the first byte "
+    "(counted as the arm's errors in its gates).",
+    ["rollout", "arm", "from_provider", "to_provider"],
+)
 ERRORS = Counter(
     "llm_rollout_errors",
     "Failed calls by kind: upstream_4xx, upstream_429, upstream_5xx, connect_error, "

@@ -6,11 +6,20 @@ proxy can never be used as an open proxy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from proxy.upstream import Upstream
 from rollout.config import Route
+from rollout.config.fallback import Fallback
+
+# Where a failed call goes next, in order: a provider and the model to ask it for (None: the same).
+Fallbacks = tuple[tuple[Upstream, str | None], ...]
+
+
+def compile_fallbacks(fallbacks: list[Fallback], upstreams: Mapping[str, Upstream]) -> Fallbacks:
+    return tuple((upstreams[f.provider], f.model) for f in fallbacks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +27,7 @@ class CompiledRoute:
     prefix: str
     upstream: Upstream
     models: tuple[str, ...] | None
+    fallbacks: Fallbacks = ()
 
     @property
     def strip(self) -> int:
@@ -33,7 +43,12 @@ class CompiledRoute:
 class Router:
     def __init__(self, routes: list[Route], upstreams: dict[str, Upstream]) -> None:
         compiled = [
-            CompiledRoute(r.prefix, upstreams[r.provider], tuple(r.models) if r.models else None)
+            CompiledRoute(
+                r.prefix,
+                upstreams[r.provider],
+                tuple(r.models) if r.models else None,
+                compile_fallbacks(r.fallbacks, upstreams),
+            )
             for r in routes
         ]
         # Longest prefix first; among equal prefixes, model-filtered routes before catch-alls.

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
+from proxy.breaker import Breaker
 from rollout.config import Provider, Timeouts
 
 
@@ -23,6 +24,7 @@ class Upstream:
         self.credential = _credential(provider, environ)
         self._max_connections = provider.max_connections
         self._session: aiohttp.ClientSession | None = None
+        self.breaker = Breaker()  # skipped for a while after failing calls in a row (fallbacks)
 
     @property
     def session(self) -> aiohttp.ClientSession:

@@ -108,6 +108,18 @@ class UpstreamMalformed(ProxyError):
     status, kind, error_type = 502, "malformed_response", "api_error"
 
 
+class UpstreamStatus(ProxyError):
+    """The provider answered 429 or 5xx; only a fallback loop sees it (the client gets the
+    provider's own answer when no fallback is left)."""
+
+    error_type = "api_error"
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"upstream answered {status}")
+        self.status = status
+        self.kind = "upstream_429" if status == 429 else "upstream_5xx"
+
+
 class UpstreamTimeout(ProxyError):
     """The upstream did not answer in time; `phase` is connect, first_byte, idle or total."""
 

@@ -9,6 +9,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from proxy.cohorts.subjects import compile_sources
+from proxy.routing import Fallbacks, compile_fallbacks
 from proxy.upstream import Upstream
 from rollout.config.rollouts import Prompt, Rollout
 from rollout.targeting.matching import compile_match
@@ -21,6 +22,7 @@ class CompiledVariant:
     model: str | None  # None: the model the request named
     prompt: Prompt | None
     params: Mapping[str, Any]
+    fallbacks: Fallbacks = ()  # the arm's own, instead of the route's
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ def compile_rollout(rollout: Rollout, upstreams: Mapping[str, Upstream]) -> Comp
     def variant(arm: str) -> CompiledVariant:
         v = getattr(rollout, arm)
         upstream = upstreams[v.provider] if v.provider else None
-        return CompiledVariant(upstream, v.model, v.prompt, dict(v.params))
+        fallbacks = compile_fallbacks(v.fallbacks, upstreams)
+        return CompiledVariant(upstream, v.model, v.prompt, dict(v.params), fallbacks)
 
     salt = rollout.bucket_salt
     return CompiledRollout(

@@ -27,7 +27,7 @@ from proxy.headers import request_headers, response_headers
 from proxy.upstream import Upstream
 from proxy.upstream_clock import UpstreamClock
 from proxy.upstream_errors import upstream_error
-from rollout.errors import ProxyError, RequestTooLarge
+from rollout.errors import ProxyError, RequestTooLarge, UpstreamStatus
 
 log = logging.getLogger("llm_rollout.forward")
 
@@ -44,28 +44,68 @@ class Forward:
     async def __call__(self, ex: Exchange) -> None:
         upstream = ex.upstream
         assert upstream is not None, "parse settles the upstream"
+        if not ex.fallbacks:  # the usual case: one provider, no breaker to consult
+            await self._attempt(ex, upstream, rescuable=False)
+            return
+        await self._with_fallbacks(ex, upstream)
+
+    async def _with_fallbacks(self, ex: Exchange, primary: Upstream) -> None:
+        """The provider, then each fallback in order, while a call fails before the client saw
+        a byte; a provider whose breaker is open is skipped (but the last one is always tried)."""
+        targets = [(primary, None), *ex.fallbacks]
+        for i, (upstream, model) in enumerate(targets):
+            last = i == len(targets) - 1
+            if i > 0:
+                _switch(ex, upstream, model)
+            if not last and not upstream.breaker.allows():
+                ex.fallback_from = ex.fallback_from or upstream.name
+                continue
+            failure = await self._attempt(ex, upstream, rescuable=not last)
+            if failure is None:
+                if ex.error is None and (ex.status or 0) < 500:
+                    upstream.breaker.succeeded()
+                return
+            upstream.breaker.failed()
+            ex.fallback_from = ex.fallback_from or upstream.name
+            log.info("fallback: %s failed (%s), trying the next", upstream.name, failure.kind)
+
+    async def _attempt(
+        self, ex: Exchange, upstream: Upstream, rescuable: bool
+    ) -> ProxyError | None:
+        """One call. Returns the failure when `rescuable` and the call failed before the client
+        saw a byte in a way another provider may not (connect, first byte, 429, 5xx); otherwise
+        the outcome is on the exchange (the answer relayed, or the error answered)."""
         clock = UpstreamClock(upstream.timeouts, ex)
         body = self._body(ex)
         try:
-            await self._exchange(ex, upstream, body, clock)
+            await self._exchange(ex, upstream, body, clock, rescuable)
+        except _Rescuable as rescue:
+            return rescue.error
         except asyncio.CancelledError:
             if not clock.expired:
                 raise  # the client went away: the pipeline records it
             clock.task.uncancel()  # type: ignore[union-attr]  # our own timeout, handled here
-            await _fail(ex, clock.timeout_error())
+            return await _fail_or_rescue(ex, clock.timeout_error(), rescuable)
         except ProxyError as exc:
-            await _fail(ex, exc)
+            return await _fail_or_rescue(ex, exc, rescuable)
         except Exception as exc:
             if isinstance(body, _LimitedBody) and body.exceeded is not None:
                 await _fail(ex, body.exceeded)  # aiohttp wraps what the body iterator raised
-                return
-            await _fail(ex, upstream_error(exc, upstream, clock.timeout_error))
+                return None
+            error = upstream_error(exc, upstream, clock.timeout_error)
+            return await _fail_or_rescue(ex, error, rescuable)
         finally:
             clock.stop()
             ex.finished_at = perf_counter()
+        return None
 
     async def _exchange(
-        self, ex: Exchange, upstream: Upstream, body: object, clock: UpstreamClock
+        self,
+        ex: Exchange,
+        upstream: Upstream,
+        body: object,
+        clock: UpstreamClock,
+        rescuable: bool = False,
     ) -> None:
         request = ex.request
         ex.upstream_started = perf_counter()
@@ -78,8 +118,12 @@ class Forward:
             data=body,
             allow_redirects=False,
         ) as answer:
+            if rescuable and (answer.status == 429 or answer.status >= 500):
+                raise _Rescuable(UpstreamStatus(answer.status))  # nothing relayed: try the next
             ex.status = answer.status
             headers = response_headers(answer.headers)
+            if ex.fallback_from is not None:
+                headers[ANSWERED_BY] = upstream.name  # say that a fallback answered
             encoding = answer.headers.get("Content-Encoding")
             for tap in ex.taps:
                 tap.start(answer.status, encoding)
@@ -169,3 +213,32 @@ async def _fail(ex: Exchange, error: ProxyError) -> None:
             return
     if transport is not None:
         transport.abort()  # no clean end of body: the client must see the answer is incomplete
+
+
+ANSWERED_BY = "x-llm-rollout-provider"  # on answers a fallback gave, naming its provider
+_RESCUABLE_KINDS = frozenset({"connect_error", "connect_timeout", "first_byte_timeout"})
+
+
+class _Rescuable(Exception):
+    def __init__(self, error: ProxyError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def _fail_or_rescue(ex: Exchange, error: ProxyError, rescuable: bool) -> ProxyError | None:
+    """A failure before the client saw a byte, of a kind another provider may not have, goes
+    back to the fallback loop; anything else is answered as ever."""
+    untouched = ex.response is None or not ex.response.prepared
+    if rescuable and untouched and error.kind in _RESCUABLE_KINDS:
+        ex.response = None
+        return error
+    await _fail(ex, error)
+    return None
+
+
+def _switch(ex: Exchange, upstream: Upstream, model: str | None) -> None:
+    """Point the exchange at a fallback: its provider, and the model to ask for there."""
+    ex.upstream, ex.status = upstream, None
+    if model is not None and ex.payload is not None:
+        ex.payload["model"] = model
+        ex.model, ex.payload_changed = model, True

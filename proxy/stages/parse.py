@@ -73,7 +73,7 @@ class Parse:
         route = Router.choose(ex.candidates, ex.model)
         if route is None:
             raise RouteNotFound(f"no route for model {ex.model!r} under {ex.request.path}")
-        ex.route, ex.upstream = route, route.upstream
+        ex.route, ex.upstream, ex.fallbacks = route, route.upstream, route.fallbacks
 
 
 async def read_body(request: web.BaseRequest, limit: int) -> bytes:

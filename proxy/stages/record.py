@@ -7,7 +7,7 @@ from time import time
 from prometheus_client import Histogram
 
 from proxy.exchange import Exchange
-from proxy.metrics import OVERHEAD, ArmMetricsCache
+from proxy.metrics import FALLBACKS, OVERHEAD, ArmMetricsCache
 from rollout.control.subject_counts import SubjectAggregator
 from rollout.control.windows import CallSample, WindowAggregator
 
@@ -43,10 +43,14 @@ class Record:
             if child is None:
                 child = self._overhead[provider] = OVERHEAD.labels(provider)
             child.observe(overhead)
+        if ex.fallback_from is not None:
+            FALLBACKS.labels(ex.rollout, ex.arm, ex.fallback_from, provider).inc()
         if ex.rollout and self.windows is not None and kind != "denied":
-            # A flag's deny never reached an arm: it says nothing about the arm's health.
+            # A flag's deny never reached an arm: it says nothing about the arm's health. A call
+            # a fallback rescued counts as the arm's error: else a broken candidate looks healthy.
             now = time()
-            self.windows.add(ex.rollout, ex.arm, ex.role, call_sample(ex, kind), now)
+            judged = kind or ("fallback" if ex.fallback_from is not None else None)
+            self.windows.add(ex.rollout, ex.arm, ex.role, call_sample(ex, judged), now)
             if self.subjects is not None and ex.arm == "candidate" and ex.role == "live":
                 self._count_subject(ex, kind, now)
         obs = ex.observation

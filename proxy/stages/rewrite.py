@@ -23,6 +23,8 @@ class Rewrite:
             # Same kind as the route's provider (config checks it): forward appends the request's
             # path after the route prefix to this base URL, so the API path carries over.
             ex.upstream = variant.upstream
+        if variant.fallbacks:
+            ex.fallbacks = variant.fallbacks
         changed = False
         if variant.model is not None:
             changed |= apply_model(payload, variant.model)

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from rollout.config.fallback import Fallback
 from rollout.config.flags import Flag
 from rollout.config.notify import Receiver, receiver_names
 from rollout.config.rollouts import Rollout, Store
@@ -70,6 +71,7 @@ class Route(Strict):
     prefix: str
     provider: str
     models: list[str] | None = None
+    fallbacks: list[Fallback] = []  # tried in order when the provider fails (docs/fallback.md)
 
     @field_validator("prefix")
     @classmethod

@@ -26,10 +26,17 @@ def _check(config: Config) -> Iterator[Finding]:
         for arm in ("baseline", "candidate"):
             provider = getattr(rollout, arm).provider
             yield from _same_kind(config, f"{where}.{arm}.provider", provider, rollout.routes)
+            for k, fallback in enumerate(getattr(rollout, arm).fallbacks):
+                path = f"{where}.{arm}.fallbacks[{k}].provider"
+                yield from _same_kind(config, path, fallback.provider, rollout.routes)
         for j, override in enumerate(rollout.overrides):
             yield from _known_routes(
                 config, f"{where}.overrides[{j}].match.routes", override.match.routes
             )
+    for i, route in enumerate(config.routes):
+        for k, fallback in enumerate(route.fallbacks):
+            path = f"routes[{i}].fallbacks[{k}].provider"
+            yield from _same_kind(config, path, fallback.provider, [route.prefix])
     for i, flag in enumerate(config.flags):
         where = f"flags[{i}]"
         yield from _known_routes(config, f"{where}.when.routes", flag.when.routes)

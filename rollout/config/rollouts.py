@@ -15,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import Field, PositiveFloat, ValidationInfo, field_validator, model_validator
 
+from rollout.config.fallback import Fallback
 from rollout.config.flags import Match
 from rollout.config.plan import Plan
 from rollout.config.scoring import Scoring
@@ -67,6 +68,9 @@ class Variant(Strict):
     model: str | None = None
     prompt: Prompt | None = None
     params: dict[str, Any] = {}  # top-level body fields set on every request, e.g. temperature
+    # Tried in order when the arm's provider fails before the client saw a byte; the arm's own
+    # instead of the route's. A rescued call still counts as an error of the arm in its gates.
+    fallbacks: list[Fallback] = []
 
     @field_validator("params")
     @classmethod
@@ -76,6 +80,8 @@ class Variant(Strict):
     def fingerprint(self) -> str:
         """Stable over everything that changes what this variant serves (the prompt text too)."""
         doc = self.model_dump(exclude={"prompt": {"file"}})
+        if not doc["fallbacks"]:
+            del doc["fallbacks"]  # so adding the field changed no existing rollout's version
         return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
