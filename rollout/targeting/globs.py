@@ -16,25 +16,24 @@ config with thousands of globs compiles none of them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from fnmatch import fnmatchcase
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-_WILDCARDS = frozenset("*?[")
+_WILDCARD = re.compile(r"[*?\[]")
 
 
 def literal_prefix(glob: str) -> str:
     """The part of `glob` before its first wildcard (all of it when it has none)."""
-    for i, char in enumerate(glob):
-        if char in _WILDCARDS:
-            return glob[:i]
-    return glob
+    found = _WILDCARD.search(glob)
+    return glob if found is None else glob[: found.start()]
 
 
 def is_literal(glob: str) -> bool:
-    return not _WILDCARDS.intersection(glob)
+    return _WILDCARD.search(glob) is None
 
 
 class GlobSet(Generic[T]):
