@@ -86,7 +86,7 @@ OVERRIDES = st.dictionaries(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flags=FLAGS, requests=st.lists(REQUESTS, min_size=1, max_size=6), overrides=OVERRIDES)
 def test_indexed_evaluation_agrees_with_judging_every_flag(
     flags: list[Flag], requests: list[Facts], overrides: dict[str, Any]

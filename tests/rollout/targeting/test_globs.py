@@ -47,7 +47,7 @@ def test_an_empty_set_is_false() -> None:
 NAMES = st.text(alphabet="ab-*?[]!", max_size=6)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     globs=st.lists(NAMES, max_size=8),
     names=st.lists(NAMES.map(lambda s: s.strip("*?")), max_size=5),

@@ -76,7 +76,7 @@ MODELS = st.none() | st.sampled_from(["gpt-4o", "gpt-4o-mini", "claude-3", "gpt-
 PREFIXES = st.sampled_from(["/v1", "/v2", "/", "/other"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     specs=st.lists(RULE_SPECS, max_size=8),
     requests=st.lists(st.tuples(PREFIXES, MODELS), max_size=10),
