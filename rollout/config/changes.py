@@ -22,7 +22,7 @@ CONTROLLER_RESTART_ONLY = ("admin", "store")
 
 def config_hash(config: Config) -> str:
     """Stable over everything the config says, prompt texts included (not over formatting)."""
-    doc = _dump(config)
+    doc = config.model_dump(mode="json")
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
@@ -119,9 +119,7 @@ def _percents(stages: list[dict[str, Any]]) -> str:
 
 
 def _dump(model: BaseModel, exclude: set[str] | None = None) -> dict[str, Any]:
-    """`model_dump(mode="json")`: the same document, serialised by pydantic-core and read back,
-    about ten times faster (a config of a thousand rollouts: 0.02 s instead of 0.2 s)."""
-    return orjson.loads(model.model_dump_json(exclude=exclude))
+    return model.model_dump(mode="json", exclude=exclude)
 
 
 def _dump_list(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
