@@ -1,6 +1,6 @@
 """What the number of configured rules costs a request that only one rollout and one flag apply to.
 
-    python bench/rules_bench.py                     # N = 1, 10, 100, 1000; ~4 minutes on 2 cores
+    python bench/rules_bench.py                     # N = 1, 10, 100, 1000; ~5 minutes on 2 cores
     python bench/rules_bench.py --rules 1,1000 --rounds 5
     python bench/rules_bench.py --proxy-ref HEAD    # the proxy code of a commit (before/after)
 
@@ -10,9 +10,10 @@ others are what a busy platform team configures: rollouts on other models (exact
 globs, on the route or on every route) and flags on headers, header values, body fields,
 subjects and models the request does not carry (kill switches, tier rules, customer overrides).
 
-Per N: the config's load time (parse + validate), the proxy's build (compile rollouts, flags
-and their indexes, the pipeline) and a hot reload end to end, measured in this process; then
-the proxy's CPU per request at capacity (closed loop, c=32, no upstream delay) for non-streaming
+Per N, in a child process (bench/rules_child.py): the config's load time (parse + validate),
+the proxy's build (compile rollouts, flags and their indexes, the pipeline), a hot reload end to
+end, and the CPU per request of the stages whose work depends on the rules (identify, flags);
+then, end to end, the proxy's CPU per request at capacity (closed loop, c=32, no upstream delay) for non-streaming
 requests and 10-chunk streams, proxies interleaved over --rounds rounds, medians. Layout,
 pinning, load generator and CPU accounting as in bench/proxy_bench.py (README there).
 """
@@ -20,19 +21,14 @@ pinning, load generator and CPU accounting as in bench/proxy_bench.py (README th
 from __future__ import annotations
 
 import argparse
-import asyncio
-import gc
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from proxy_bench import (
     NON_STREAM,
     RESULTS,
@@ -52,6 +48,7 @@ TEMPLATES = [
     Template(t.name, t.stream, {**t.capacity_knobs, **TEAM}, t.paced_knobs, t.paced_upstream_s)
     for t in (NON_STREAM, STREAM)
 ]
+TIMES = ("load", "build", "reload")
 COUNT = {False: 6000, True: 3000}  # requests per capacity phase
 CONCURRENCY = 32
 
@@ -98,50 +95,14 @@ def rules_config(provider_port: int, n: int, data_dir: str, weight: float = 0.5)
     }
 
 
-def load_times(n: int, tmp: Path) -> dict[str, float]:
-    """Seconds to load the config, build the proxy from it, and hot-reload it (median of 3, each
-    a changed weight). Run in a child process (`--load-times N`) on the proxy code benchmarked."""
-    from proxy.app import Proxy
-    from proxy.reload import ProxyReload
-    from rollout.config import load_config
-    from rollout.config.reloader import ConfigReloader
-
-    path, data = tmp / f"load-{n}.yaml", str(tmp / f"load-{n}")
-    path.write_text(orjson.dumps(rules_config(9, n, data)).decode())  # JSON is YAML
-    start = time.perf_counter()
-    config = load_config(path)
-    loaded = time.perf_counter()
-    proxy = Proxy(config, {})
-    built = time.perf_counter()
-
-    async def reloads() -> list[float]:
-        await proxy.start()
-        # As proxy/serve.py leaves a serving process: start-up objects frozen, few collections.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(100_000, 50, 100)
-        reloader = ConfigReloader(path, proxy.config, ProxyReload(proxy, str(path)))
-        took = []
-        for weight in (0.4, 0.5, 0.4):
-            path.write_text(orjson.dumps(rules_config(9, n, data, weight)).decode())
-            t0 = time.perf_counter()
-            result = await reloader.reload("bench")
-            took.append(time.perf_counter() - t0)
-            assert result.ok and result.changes, result
-        await proxy.close()
-        return took
-
-    reload = statistics.median(asyncio.run(reloads()))
-    return {"load": loaded - start, "build": built - loaded, "reload": reload}
-
-
-def load_times_of(n: int, src: Path) -> dict[str, float]:
-    """load_times(n) in a child process running the proxy code in `src`."""
+def child_figures(n: int, src: Path) -> dict[str, Any]:
+    """bench/rules_child.py N: load, build and reload times and the rules' CPU per request, in a
+    child process running the proxy code in `src`."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    argv = [sys.executable, __file__, "--load-times", str(n)]
+    argv = [sys.executable, str(Path(__file__).with_name("rules_child.py")), str(n)]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if out.returncode:
-        raise SystemExit(f"load times for N = {n} failed:\n{out.stderr}")
+        raise SystemExit(f"in-process figures for N = {n} failed:\n{out.stderr}")
     return json.loads(out.stdout.splitlines()[-1])
 
 
@@ -166,16 +127,17 @@ def measure(bench: Bench, setups: list[ProxySetup], rounds: int) -> dict[tuple[s
     return phases
 
 
-def render(ns: list[int], loads: dict[int, dict[str, float]], phases: dict, args: Any) -> str:
+def render(ns: list[int], loads: dict[int, dict[str, Any]], phases: dict, args: Any) -> str:
     head = [f"{t.name} CPU ms/req (rounds)" for t in TEMPLATES]
     lines = [
         f"Machine: {machine()}. Proxy code: {args.proxy_ref or 'working tree'}. "
-        f"Capacity phase, c={CONCURRENCY}, {args.rounds} rounds interleaved, medians; "
-        f"`vs 1`: against N = 1.",
+        f"Load, build, reload: wall ms (process CPU ms). Rules µs/req: identify + flags "
+        f"in-process, best of 7. End to end: capacity phase, c={CONCURRENCY}, {args.rounds} "
+        "rounds interleaved, medians; `vs 1`: against N = 1.",
         "",
-        f"| rules (rollouts / flags) | load | build | reload | {' | '.join(head)} | vs 1 "
-        "| max req/s | lat p99 ms | errors | other load % |",
-        "|---|--:|--:|--:|" + "--:|" * len(head) + "--:|--:|--:|---|--:|",
+        f"| rules (rollouts / flags) | load | build | reload | rules µs/req | {' | '.join(head)} "
+        "| vs 1 | max req/s | lat p99 ms | errors | other load % |",
+        "|---|--:|--:|--:|--:|" + "--:|" * len(head) + "--:|--:|--:|---|--:|",
     ]
     base: dict[str, float] = {}
     for n in ns:
@@ -192,9 +154,10 @@ def render(ns: list[int], loads: dict[int, dict[str, float]], phases: dict, args
             errors += sum(sum(p.errors().values()) for p in runs)
             other.append(f"{max(p.other_load for p in runs):.0f}")
         ld = loads[n]
+        times = " | ".join(f"{ld[k][0] * 1e3:.0f} ({ld[k][1] * 1e3:.0f})" for k in TIMES)
         lines.append(
-            f"| {n} / {2 * n} | {ld['load'] * 1e3:.0f} ms | {ld['build'] * 1e3:.0f} ms "
-            f"| {ld['reload'] * 1e3:.0f} ms | {' | '.join(cells)} | {' / '.join(vs)} "
+            f"| {n} / {2 * n} | {times} | {ld['rules_us']:.1f} | {' | '.join(cells)} "
+            f"| {' / '.join(vs)} "
             f"| {' / '.join(rps)} | {' / '.join(p99)} | {errors} | {' / '.join(other)} |"
         )
     return "\n".join(lines)
@@ -206,19 +169,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--proxy-ref", help="benchmark the proxy code of this git commit")
     parser.add_argument("--out", type=Path, default=RESULTS / "rules.md")
-    parser.add_argument("--load-times", type=int, help=argparse.SUPPRESS)  # the child's part
     args = parser.parse_args()
-    if args.load_times is not None:
-        with tempfile.TemporaryDirectory() as tmp:
-            print(json.dumps(load_times(args.load_times, Path(tmp))))
-        return 0
     ns = [int(n) for n in args.rules.split(",")]
     bench_args = argparse.Namespace(proxy_ref=args.proxy_ref, provider_cmd=None, scale=1.0)
     bench = Bench(bench_args)
-    loads: dict[int, dict[str, float]] = {}
+    loads: dict[int, dict[str, Any]] = {}
     for n in ns:
-        print(f"… load times, N = {n}", file=sys.stderr, flush=True)
-        loads[n] = load_times_of(n, bench.proxy_src)
+        print(f"… in-process figures, N = {n}", file=sys.stderr, flush=True)
+        loads[n] = child_figures(n, bench.proxy_src)
     try:
         bench.start()
         setups = [
