@@ -13,9 +13,10 @@ subjects and models the request does not carry (kill switches, tier rules, custo
 Per N, in a child process (bench/rules_child.py): the config's load time (parse + validate),
 the proxy's build (compile rollouts, flags and their indexes, the pipeline), a hot reload end to
 end, and the CPU per request of the stages whose work depends on the rules (identify, flags);
-then, end to end, the proxy's CPU per request at capacity (closed loop, c=32, no upstream delay) for non-streaming
-requests and 10-chunk streams, proxies interleaved over --rounds rounds, medians. Layout,
-pinning, load generator and CPU accounting as in bench/proxy_bench.py (README there).
+then, end to end, the proxy's CPU per request at capacity (closed loop, c=32, no upstream
+delay) for non-streaming requests and 10-chunk streams, proxies interleaved over --rounds
+rounds, medians. Layout, pinning, load generator and CPU accounting as in bench/proxy_bench.py
+(README there).
 """
 
 from __future__ import annotations

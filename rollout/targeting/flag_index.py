@@ -71,27 +71,32 @@ class FlagIndex:
         self._routes: dict[str, Entries] = {}
         self._apis: dict[str, Entries] = {}
         for position, flag in enumerate(flags):
-            when = flag.config.when
-            key, rest = _split(when)
+            key, rest = _split(flag.config.when)
             entry: Entry = (position, flag, compile_match(rest, flag.salt, flag.share))
-            if key is None:
-                self._always.append(entry)
-            elif key == "subjects":
-                _file(self._subjects, when.subjects or (), entry)
-            elif key == "models":
-                model_globs.extend((glob, entry) for glob in dict.fromkeys(when.models or ()))
-            elif key == "routes":
-                _file(self._routes, {p.rstrip("/") or "/" for p in when.routes or ()}, entry)
-            elif key == "apis":
-                _file(self._apis, when.apis or (), entry)
-            elif key[0] == "headers":
-                by_value = self._headers.setdefault(key[1].lower(), {})
-                _file(by_value, {header_text(v) for v in listed(when.headers[key[1]])}, entry)
+            if key == "models":
+                models = dict.fromkeys(flag.config.when.models or ())
+                model_globs.extend((glob, entry) for glob in models)
             else:
-                values = {typed_key(v) for v in listed(when.body[key[1]])}
-                self._body.add(key[1].split("."), values, entry)
+                self._file(key, flag.config.when, entry)
         self._model_globs = GlobSet(model_globs)
         self._model_memo: dict[str, Entries] = {}
+
+    def _file(self, key: str | tuple[str, str] | None, when: Match, entry: Entry) -> None:
+        """File `entry` under the values its key condition accepts."""
+        if key is None:
+            self._always.append(entry)
+        elif key == "subjects":
+            _add_under(self._subjects, when.subjects or (), entry)
+        elif key == "routes":
+            _add_under(self._routes, {p.rstrip("/") or "/" for p in when.routes or ()}, entry)
+        elif key == "apis":
+            _add_under(self._apis, when.apis or (), entry)
+        elif key[0] == "headers":
+            by_value = self._headers.setdefault(key[1].lower(), {})
+            _add_under(by_value, {header_text(v) for v in listed(when.headers[key[1]])}, entry)
+        else:
+            values = {typed_key(v) for v in listed(when.body[key[1]])}
+            self._body.add(key[1].split("."), values, entry)
 
     def candidates(self, facts: RequestFacts) -> Entries:
         """The flags whose key holds for `facts`, with the always-judged ones, in config order."""
@@ -156,7 +161,7 @@ def _position(entry: Entry) -> int:
     return entry[0]
 
 
-def _file(index: dict[Any, Entries], keys: Any, entry: Entry) -> None:
+def _add_under(index: dict[Any, Entries], keys: Any, entry: Entry) -> None:
     for key in dict.fromkeys(keys):  # a value listed twice files the flag once
         index.setdefault(key, []).append(entry)
 
