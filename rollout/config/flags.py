@@ -102,9 +102,9 @@ class Effect(Strict):
 
     @model_validator(mode="after")
     def _something(self) -> Effect:
-        if self == Effect.model_construct():
-            raise ValueError("a flag must do something: deny, route, cap, set, strip_tools or arm")
         others = self.route or self.cap or self.set or self.strip_tools or self.arm
+        if self.deny is None and not others:  # (not `== Effect()`: slow, once per flag)
+            raise ValueError("a flag must do something: deny, route, cap, set, strip_tools or arm")
         if self.deny is not None and others:
             raise ValueError("deny cannot be combined with other effects")
         return self

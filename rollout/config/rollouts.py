@@ -92,6 +92,12 @@ class Override(Strict):
     arm: Arm
 
 
+# The plan of a rollout that gives none. Shared, not copied per rollout as a default normally is:
+# a Plan is frozen, nothing edits its lists, and copying its gates and stages took most of the
+# validation time of a config with a thousand rollouts.
+_DEFAULT_PLAN = Plan()
+
+
 class Rollout(Strict):
     """A baseline and a candidate served to sticky cohorts. `weight` is the candidate's share of
     subjects when no runtime state (controller, admin API) says otherwise."""
@@ -107,7 +113,7 @@ class Rollout(Strict):
     baseline: Variant = Variant()
     candidate: Variant
     overrides: list[Override] = []
-    plan: Plan = Plan()
+    plan: Plan = Field(default_factory=lambda: _DEFAULT_PLAN)
     shadow: Shadow | None = None  # mirror baseline traffic to the candidate (docs/shadow.md)
     scoring: Scoring | None = None  # score sampled answers online (docs/scorers.md)
 

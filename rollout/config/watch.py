@@ -13,6 +13,7 @@ file in several steps is read when it has finished, not half-way.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import os
@@ -22,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from rollout.config.load import parse_yaml
 from rollout.tasks import cancel_and_wait
 
 log = logging.getLogger("llm_rollout.reload")
@@ -50,10 +52,17 @@ Fingerprint = tuple[tuple[str, str | None, str | None], ...]
 def prompt_files(config_text: str, base_dir: Path) -> list[Path]:
     """The prompt files a config names (rollouts[].baseline/candidate.prompt.file), read
     leniently: a config too broken to say is still watched for its own next edit."""
+    return [base_dir / name for name in _prompt_names(config_text)]
+
+
+# Every poll asks again; parsing a config of a thousand rules twice a second would keep a core
+# busy, so the answer is kept for the text last seen (the poll only hashes the file then).
+@functools.lru_cache(maxsize=2)
+def _prompt_names(config_text: str) -> tuple[str, ...]:
     try:
-        raw = yaml.safe_load(config_text)
+        raw = parse_yaml(config_text)
     except yaml.YAMLError:
-        return []
+        return ()
     rollouts = raw.get("rollouts") if isinstance(raw, dict) else None
     found = []
     for rollout in rollouts if isinstance(rollouts, list) else []:
@@ -61,8 +70,8 @@ def prompt_files(config_text: str, base_dir: Path) -> list[Path]:
             prompt = _get(_get(rollout, arm), "prompt")
             name = _get(prompt, "file")
             if isinstance(name, str):
-                found.append(base_dir / name)
-    return found
+                found.append(name)
+    return tuple(found)
 
 
 def _get(node: Any, key: str) -> Any:

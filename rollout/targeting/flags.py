@@ -2,7 +2,9 @@
 
 Every flag is judged against the request as the client sent it (one flag's effect never changes
 whether a later flag matches); the matches come back in config order and the flags stage applies
-their effects in that order. Ops may switch a flag on or off, or change its percentage, at run
+their effects in that order. Only the flags an index finds for the request's facts are judged
+(rollout/targeting/flag_index.py): a request pays for the flags that could apply to it, not for
+every flag configured. Ops may switch a flag on or off, or change its percentage, at run
 time (`FlagSet.apply_runtime`) without recompiling anything.
 
 The payload edits a flag makes (cap, set, strip_tools) are plain functions of the parsed body,
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rollout.config.flags import Effect, Flag
+from rollout.targeting.flag_index import FlagIndex
 from rollout.targeting.matching import (
     OUTPUT_LIMIT_FIELDS,
     Predicate,
@@ -34,6 +37,7 @@ class CompiledFlag:
     matches: Predicate
     share: Share  # the percentage the predicate reads; runtime overrides swap its value
     enabled: bool
+    salt: str  # of its percentage, as `matches` uses it
 
     @property
     def effect(self) -> Effect:
@@ -47,8 +51,9 @@ class CompiledFlag:
 def compile_flag(flag: Flag) -> CompiledFlag:
     share = Share(flag.when.percent)  # always owned, so a runtime percent works on any flag
     # The flag's name is its salt: renaming a flag reshuffles who its percentage picks.
-    matches = compile_match(flag.when, f"flag:{flag.name}", share)
-    return CompiledFlag(flag.name, flag, matches, share, flag.enabled)
+    salt = f"flag:{flag.name}"
+    matches = compile_match(flag.when, salt, share)
+    return CompiledFlag(flag.name, flag, matches, share, flag.enabled, salt)
 
 
 class FlagSet:
@@ -56,6 +61,7 @@ class FlagSet:
         self.flags = tuple(compile_flag(f) for f in flags)
         self._by_name = {f.name: f for f in self.flags}
         self._active = tuple(f for f in self.flags if f.enabled)
+        self._index = FlagIndex(self.flags)
 
     @property
     def names(self) -> frozenset[str]:
@@ -66,6 +72,12 @@ class FlagSet:
 
     def evaluate(self, facts: RequestFacts) -> list[CompiledFlag]:
         """The enabled flags whose condition holds, in config order."""
+        # `enabled` is read here, not filed in the index: ops switch flags at run time.
+        return [f for _, f, rest in self._index.candidates(facts) if f.enabled and rest(facts)]
+
+    def evaluate_each(self, facts: RequestFacts) -> list[CompiledFlag]:
+        """The same as `evaluate`, judging every enabled flag: the reference it is tested
+        against."""
         return [flag for flag in self._active if flag.matches(facts)]
 
     def apply_runtime(self, overrides: Mapping[str, Any]) -> list[str]:

@@ -155,7 +155,7 @@ def is_number(value: object) -> bool:
 
 def _header(name: str, accepted: Scalar | list[Scalar]) -> Predicate:
     # Headers are text: a YAML `true` or `5` stands for the header value "true" or "5".
-    wanted = frozenset(_header_text(v) for v in _listed(accepted))
+    wanted = frozenset(header_text(v) for v in listed(accepted))
     key = name.lower()
 
     def header(facts: RequestFacts) -> bool:
@@ -164,7 +164,7 @@ def _header(name: str, accepted: Scalar | list[Scalar]) -> Predicate:
     return header
 
 
-def _header_text(value: Scalar) -> str:
+def header_text(value: Scalar) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -172,7 +172,7 @@ def _header_text(value: Scalar) -> str:
 
 def _body(path: str, accepted: Scalar | list[Scalar]) -> Predicate:
     parts = tuple(path.split("."))
-    wanted = frozenset(typed_key(v) for v in _listed(accepted))
+    wanted = frozenset(typed_key(v) for v in listed(accepted))
 
     def body(facts: RequestFacts) -> bool:
         value: Any = facts.payload
@@ -212,5 +212,5 @@ def _percent(share: Share, salt: str) -> Predicate:
     return percent
 
 
-def _listed(accepted: Scalar | list[Scalar]) -> list[Scalar]:
+def listed(accepted: Scalar | list[Scalar]) -> list[Scalar]:
     return accepted if isinstance(accepted, list) else [accepted]

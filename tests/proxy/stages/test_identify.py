@@ -75,3 +75,62 @@ async def test_first_governing_rollout_wins_and_sets_its_subject() -> None:
     ex = _facts(None, {"x-s": "sess"}, model="gpt-4o")  # unparsed body: no rollout governs
     await stage(ex)  # type: ignore[arg-type]
     assert (ex.rollout, ex.subject) == ("", None)  # type: ignore[attr-defined]
+
+
+class CountingFacts:
+    """An exchange that counts how often the request's headers and body are read."""
+
+    def __init__(self, payload: dict, headers: dict, model: str) -> None:
+        self._payload, self._headers = payload, CIMultiDict(headers)
+        self.route_prefix, self.model = "/v1", model
+        self.governing, self.rollout, self.subject = None, "", None
+        self.reads = {"payload": 0, "headers": 0}
+
+    @property
+    def payload(self) -> dict:
+        self.reads["payload"] += 1
+        return self._payload
+
+    @property
+    def headers(self) -> CIMultiDict:
+        self.reads["headers"] += 1
+        return self._headers
+
+
+def _rollout(name: str, **config: object) -> Rollout:
+    return Rollout.model_validate({"name": name, "candidate": {"model": "c"}, **config})
+
+
+async def test_a_thousand_rollouts_cost_one_lookup_and_one_subject() -> None:
+    others = [
+        _rollout(f"r{i}", models=[f"other-{i}-*"], subject=["header:x-s"]) for i in range(1000)
+    ]
+    last = _rollout("last", routes=["/v1/"], models=["gpt-4o"], subject=["header:x-s", "body:u"])
+    stage = Identify([compile_rollout(r, {}) for r in [*others, last]])
+    ex = CountingFacts({"u": "body-user"}, {"x-s": "sess"}, model="gpt-4o")
+    await stage(ex)  # type: ignore[arg-type]
+    assert (ex.rollout, ex.subject) == ("last", "sess")
+    assert ex.reads == {"payload": 1, "headers": 1}  # the body checked once, one header read
+
+
+@pytest.mark.parametrize(
+    ("prefix", "model"),
+    [("/v1", "gpt-4o"), ("/v1", "gpt-4o-mini"), ("/v2", "gpt-4o"), ("/v2", "claude-3"),
+     ("/", "o1"), ("/v1", None), ("/other", "claude-3")],
+)  # fmt: skip
+async def test_the_governing_rollout_is_the_first_that_governs(
+    prefix: str, model: str | None
+) -> None:
+    rollouts = [
+        compile_rollout(r, {})
+        for r in [
+            _rollout("v2", routes=["/v2/"], models=["gpt-*"]),
+            _rollout("mini", models=["*-mini", "o1"]),
+            _rollout("v1", routes=["/v1", "/"]),
+            _rollout("claude", models=["claude-?"]),
+        ]
+    ]
+    ex = _facts({"user": "u"}, {}, prefix=prefix, model=model)  # type: ignore[arg-type]
+    await Identify(rollouts)(ex)  # type: ignore[arg-type]
+    first = next((r.name for r in rollouts if r.governs(prefix, model)), "")
+    assert ex.rollout == first  # type: ignore[attr-defined]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from rollout.config import watch
 from rollout.config.watch import ConfigWatcher, fingerprint, prompt_files, should_reload
 from tests.support.configmap import configmap_swap
 
@@ -106,3 +107,19 @@ async def test_the_watcher_reloads_after_a_swap_and_not_before(tmp_path: Path) -
         assert calls == ["file"]
     finally:
         await watcher.stop()
+
+
+def test_polling_an_unchanged_config_parses_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Parsing a config of a thousand rules takes a good part of a second: twice a second
+    # would keep a core busy. Only a changed text is parsed again.
+    parsed: list[str] = []
+    monkeypatch.setattr(watch, "parse_yaml", lambda text: parsed.append(text) or {})
+    path = tmp_path / "c.yaml"
+    path.write_text("rollouts: []  # unique to this test\n")
+    for _ in range(3):
+        fingerprint(path)
+    path.write_text("rollouts: []  # unique to this test, edited\n")
+    fingerprint(path)
+    assert len(parsed) == 2
