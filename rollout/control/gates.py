@@ -20,7 +20,9 @@ import math
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from rollout.config.plan import METRICS, Bound, Catastrophe, Confidence, Gate, Plan
+from rollout.config.gates import Bound, Gate
+from rollout.config.metrics import METRICS
+from rollout.config.plan import Catastrophe, Confidence, Plan
 from rollout.control.snapshot import Snapshot
 from rollout.stats.gate_stats import (
     MIN_BATCHES,

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rollout.config.plan import METRICS, Bound
+from rollout.config.gates import Bound
+from rollout.config.metrics import METRICS
 from rollout.control.gates import GateResult, sample_size, tested_limit
 from rollout.control.snapshot import Snapshot
 from rollout.stats.gate_stats import MIN_BATCHES, Interval

@@ -19,7 +19,9 @@ from typing import Any
 
 import orjson
 
-from rollout.config.plan import METRICS, Gate, Plan
+from rollout.config.gates import Gate
+from rollout.config.metrics import METRICS
+from rollout.config.plan import Plan
 from rollout.control.decide import Decision, RolloutState
 from rollout.control.gates import GateResult
 from rollout.control.hold_needs import gate_need, unobservable

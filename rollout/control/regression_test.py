@@ -27,7 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from rollout.config.plan import METRICS, Bound, Gate, Plan
+from rollout.config.gates import Bound, Gate
+from rollout.config.metrics import METRICS
+from rollout.config.plan import Plan
 from rollout.control.gates import (
     GateResult,
     estimate_past_bound,

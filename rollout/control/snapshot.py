@@ -52,7 +52,7 @@ class Snapshot:
         return self.json_checks - self.json_invalid
 
     def count(self, name: str) -> int:
-        """A count by name (the `source` of a proportion metric in rollout.config.plan):
+        """A count by name (the `source` of a proportion metric in rollout.config.metrics):
         a field, or "pairs:<comparator>" / "disagree:<comparator>", "score_count:<scorer>" /
         "score_sum:<scorer>" (a sum of values in [0, 1], not always whole: Wilson's interval
         on it is conservative, as a score's variance is at most p(1 - p))."""

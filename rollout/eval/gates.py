@@ -19,7 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from rollout.config.plan import JUDGE_METRICS, METRICS, Bound, Gate, Plan, Tier
+from rollout.config.gates import Bound, Gate
+from rollout.config.metrics import JUDGE_METRICS, METRICS, Tier
+from rollout.config.plan import Plan
 from rollout.eval.judge_gates import judge_finding
 from rollout.eval.metrics import Paired, bad_event, offline, paired_values
 from rollout.eval.result import Call

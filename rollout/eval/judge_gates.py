@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rollout.config.plan import Bound, Gate
+from rollout.config.gates import Bound, Gate
 from rollout.scorers.reliability import JudgeReliability
 from rollout.stats.gate_stats import Interval
 

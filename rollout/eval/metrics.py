@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rollout.config.plan import METRICS
+from rollout.config.metrics import METRICS
 from rollout.eval.result import Call
 
 # For each metric, a call's value, or None when the call says nothing about it. Rates are of

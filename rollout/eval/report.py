@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from rollout.config.plan import METRICS
+from rollout.config.metrics import METRICS
 from rollout.eval.dataset import Case
 from rollout.eval.gates import GateOutcome
 from rollout.eval.noise import disagreement

@@ -16,7 +16,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from rollout.config.plan import METRICS, Bound, Plan
+from rollout.config.gates import Bound
+from rollout.config.metrics import METRICS
+from rollout.config.plan import Plan
 from rollout.control.gates import live_gates, point_estimate, sample_size
 from rollout.control.snapshot import Snapshot
 from rollout.errors import SimulationError

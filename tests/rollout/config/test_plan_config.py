@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from rollout.config import parse_config
-from rollout.config.plan import DEFAULT_GATES, METRICS, Bound, Gate, Plan
+from rollout.config.gates import DEFAULT_GATES, Bound, Gate
+from rollout.config.metrics import METRICS
+from rollout.config.plan import Plan
 from rollout.control.gates import live_gates
 from rollout.errors import ConfigError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rollout.config import parse_config
-from rollout.config.plan import METRICS
+from rollout.config.metrics import METRICS
 from rollout.control.gates import live_gates
 from rollout.errors import ConfigError
 from rollout.scorers.build import scorer_problems

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from rollout.config.plan import Catastrophe, Gate, Plan
+from rollout.config.gates import Gate
+from rollout.config.plan import Catastrophe, Plan
 from rollout.control.gates import catastrophe, evaluate_gate, evaluate_gates
 from rollout.control.snapshot import Snapshot
 from rollout.stats.histogram import LogHistogram

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.config.plan import Bound
+from rollout.config.gates import Bound
 from rollout.control.gates import GateResult
 from rollout.control.hold_needs import GateNeed, gate_need, unobservable
 from rollout.control.snapshot import Snapshot

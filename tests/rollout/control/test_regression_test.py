@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from rollout.config.plan import Gate, Plan
+from rollout.config.gates import Gate
+from rollout.config.plan import Plan
 from rollout.control.decide import RolloutState
 from rollout.control.gates import evaluate_gates
 from rollout.control.regression_test import Finding, regression_tests, relative_gates, with_findings

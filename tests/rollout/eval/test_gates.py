@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from rollout.config.plan import Gate, Plan
+from rollout.config.gates import Gate
+from rollout.config.plan import Plan
 from rollout.eval.answer import Answer
 from rollout.eval.expect import CheckResult
 from rollout.eval.gates import GateOutcome, judge_gates
