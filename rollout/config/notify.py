@@ -28,6 +28,7 @@ Event = Literal[
     "state_lost",
     "eval_recorded",
     "hold_too_long",
+    "gate_approaching",
 ]
 EVENTS: tuple[str, ...] = Event.__args__  # type: ignore[attr-defined]
 

@@ -119,5 +119,6 @@ def digest(doc: dict[str, Any]) -> str:
             for g in doc["gates"]
         ],
         "hold": doc.get("hold"),
+        "approaching": doc.get("approaching"),  # who was told: kept, so it is said once
     }
     return hashlib.sha256(orjson.dumps(seen)).hexdigest()[:16]

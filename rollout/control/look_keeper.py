@@ -16,6 +16,7 @@ import logging
 from typing import Any
 
 from rollout.config.rollouts import Rollout
+from rollout.control.approaching import approach_entry, approaching
 from rollout.control.decide import Decision, RolloutState
 from rollout.control.hold_warning import hold_entry, hold_reason, hold_too_long
 from rollout.control.look import digest, look_document, look_key
@@ -48,6 +49,7 @@ class LookKeeper:
         earlier = before if _same_stage(before, doc) else None
         doc["controller"] = self.owner
         doc["hold"] = await self._hold(rollout, decision, doc, earlier, now, config_hash)
+        doc["approaching"] = await self._approaching(rollout, decision, earlier)
         self._say_unobservable(rollout.name, doc, earlier)
         doc["digest"] = digest(doc)
         if before is not None and _fresh(before, doc, now):
@@ -93,6 +95,24 @@ class LookKeeper:
             entry["config_hash"] = config_hash
         await self.store.audit.append(entry)
         return hold | {"warned": now, "reason": reason}
+
+    async def _approaching(
+        self, rollout: Rollout, decision: Decision, earlier: dict[str, Any] | None
+    ) -> list[str]:
+        """The gates told to be nearing their bound in this stage: each audited once."""
+        told = list((earlier or {}).get("approaching") or [])
+        bounds = {g.key: g.bound_for(rollout.plan.tier) for g in rollout.plan.gates}
+        state = decision.state
+        where = {"phase": state.phase, "stage": state.stage, "weight": state.weight}
+        for result in decision.gates:
+            bound = bounds.get(result.gate)
+            if result.gate in told or bound is None or not approaching(result, bound):
+                continue
+            entry = approach_entry(rollout.name, rollout.version, result, bound, where)
+            log.info("rollout %s: %s", rollout.name, entry["reason"])
+            await self.store.audit.append(entry | {"controller": self.owner})
+            told.append(result.gate)
+        return told
 
     def _say_unobservable(
         self, name: str, doc: dict[str, Any], earlier: dict[str, Any] | None

@@ -21,6 +21,7 @@ EVENTS_BY_ACTION = {
     "state_lost": "state_lost",
     "eval_recorded": "eval_recorded",
     "hold_too_long": "hold_too_long",
+    "gate_approaching": "gate_approaching",
 }
 
 
@@ -49,6 +50,7 @@ def text(entry: dict[str, Any], event: str) -> str:
         "state_lost": f"⚠ {rollout} holds on the baseline: the store lost its state",
         "eval_recorded": f"🧪 {rollout}: eval recorded by {entry.get('actor')}",
         "hold_too_long": f"⏳ {rollout} has held its stage for long",
+        "gate_approaching": f"📈 {rollout}: a gate nears its bound",
     }.get(event, f"{rollout}: {event}")
     line = f"{head}. {why.rstrip('.')}."
     failing = [g for g in entry.get("gates") or [] if g.get("verdict") == "fail"]

@@ -110,3 +110,18 @@ async def test_a_gate_without_data_is_flagged_unobservable(
     assert REGISTRY.get_sample_value("llm_rollout_gate_unobservable", flag) == 1.0
     said = [r for r in caplog.records if "json_validity is unobservable" in r.getMessage()]
     assert len(said) == 1
+
+
+async def test_a_gate_nearing_its_bound_is_told_once_per_stage(store: Store) -> None:
+    """No errors on the baseline, 0.9% on the candidate: not shown past a 1-point bound, with
+    an estimate past 80% of it."""
+    clock = Clock()
+    ctl = Controller(store, [HELD], clock)
+    for _ in range(12):
+        await ctl.step()
+        await traffic(store, clock.now, 110, n=1000, rollout=HELD.name)
+        clock.now += INTERVAL
+    entries = [e for e in await store.audit.read(HELD.name) if e["action"] == "gate_approaching"]
+    assert [e["gate"] for e in entries] == ["error_rate"], entries
+    doc, _ = await store.documents.read(look_key(HELD.name))
+    assert doc["approaching"] == ["error_rate"]
