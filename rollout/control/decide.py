@@ -33,7 +33,9 @@ from rollout.config.plan import Plan
 from rollout.control.approvals import EVAL_OVERRIDE, gate_approval, stage_approval
 from rollout.control.eval_requirement import may_start, override_note, start_note, waiting_reason
 from rollout.control.gates import GateResult, catastrophe, evaluate_gates
+from rollout.control.minimums import unmet_minimums
 from rollout.control.regression_test import regression_tests, with_findings
+from rollout.control.shadow_test import SHADOW_KEY, shadow_tests, tested_in_shadow
 from rollout.control.snapshot import Snapshot, WindowSnapshot
 
 Phase = Literal[
@@ -97,14 +99,20 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     boom = catastrophe(cand, plan.catastrophe)
     if boom:
         return _roll_back(state, now, (boom,), ())
-    # Shadow pairs are judged in the shadow phase; during the ramp, live traffic is.
-    results = evaluate_gates(
-        plan, snap.baseline, cand, (snap.noise, snap.shadow) if in_shadow else None
-    )
-    tests = () if in_shadow else regression_tests(plan, state, snap.baseline, cand)
+    # Shadow pairs are judged in the shadow phase; during the ramp, live traffic is. Mirrored
+    # calls are compared with the noise arm, baseline calls on the same path (shadow_test.py).
+    if in_shadow:
+        pairs, ref = (snap.noise, snap.shadow), snap.noise
+        tests = shadow_tests(plan, state, snap.noise, cand)
+        made = {SHADOW_KEY + t.gate for t in tests}
+    else:
+        pairs, ref = None, snap.baseline
+        tests = regression_tests(plan, state, snap.baseline, cand)
+        made = {t.gate for t in tests}
+    results = evaluate_gates(plan, ref, cand, pairs)
     if tests:
         results = with_findings(results, tests)
-        state = replace(state, tested=state.tested | {t.gate for t in tests})
+        state = replace(state, tested=state.tested | made)
     decision = _judge(plan, state, snap, cand, results, now, {t.gate for t in tests if t.worse})
     # Tests that found nothing are said too (after what was decided): they were made once.
     passed = tuple(t.reason for t in tests if not t.worse)
@@ -249,27 +257,6 @@ def _secondary_failure(state: RolloutState, results: tuple[GateResult, ...]) -> 
     return None
 
 
-def _unmet(plan: Plan, state: RolloutState, snap: WindowSnapshot, cand: Snapshot, now: float):
-    """The stage's (or shadow's) minimums not met yet, as reasons."""
-    elapsed = now - state.since
-    if state.phase == "shadow" and plan.shadow is not None:
-        duration, requests, subjects = plan.shadow.duration, plan.shadow.min_requests, None
-    else:
-        needs = plan.needs(state.stage)
-        duration, requests, subjects = needs.min_duration, needs.min_requests, needs.min_subjects
-        if state.phase == "baking":
-            duration = plan.bake_time
-    unmet = []
-    if elapsed < duration:
-        unmet.append(f"{elapsed:.0f}s of {duration:.0f}s elapsed")
-    if cand.requests < requests:
-        unmet.append(f"{cand.requests} of {requests} candidate requests")
-    if subjects is not None and (snap.subjects is None or snap.subjects < subjects):
-        seen = "unknown" if snap.subjects is None else snap.subjects
-        unmet.append(f"{seen} of {subjects} candidate subjects")
-    return unmet
-
-
 def _progress(
     plan: Plan,
     state: RolloutState,
@@ -286,6 +273,9 @@ def _progress(
         if r.klass == "secondary" and gate_approval(r.gate) in state.approvals
     }
     blocking = [r for r in results if r.gate not in accepted]
+    if state.phase == "shadow":  # its test found them no worse; the first stage judges them
+        settled = tested_in_shadow(state)
+        blocking = [r for r in blocking if r.gate not in settled or r.verdict == "fail"]
     failed = _secondary_failure(state, results)
     if failed is not None:
         return failed
@@ -299,7 +289,7 @@ def _progress(
         for r in blocking
         if r.verdict == "fail"
     )
-    unmet = _unmet(plan, state, snap, cand, now)
+    unmet = unmet_minimums(plan, state, snap, cand, now)
     if state.phase == "baking":
         if unmet or failing:
             return Decision("hold", (*notes, *failing, *unmet), results, state)

@@ -69,6 +69,17 @@ def relative_gates(plan: Plan) -> list[Gate]:
     ]
 
 
+def gate_alpha(plan: Plan) -> float:
+    """One relative gate's share of `regression_test.false_alarm` at one planned test: equal
+    among the gates, and halved between the shadow phase's test and the first stage's when the
+    plan has a shadow phase (both are made, and the budget covers both: a union bound)."""
+    test, gates = plan.regression_test, relative_gates(plan)
+    if test is None or not gates:
+        return 0.0
+    tests = 2 if plan.shadow is not None else 1
+    return test.false_alarm / len(gates) / tests
+
+
 def regression_tests(
     plan: Plan, state: RolloutStateLike, base: Snapshot, cand: Snapshot
 ) -> tuple[Finding, ...]:
@@ -80,16 +91,15 @@ def regression_tests(
     test = plan.regression_test
     if test is None or state.stage != 0 or cand.requests < test.requests:
         return ()
-    gates = relative_gates(plan)
-    alpha = test.false_alarm / len(gates) if gates else 0.0
+    alpha = gate_alpha(plan)
     due = []
-    for gate in gates:
+    for gate in relative_gates(plan):
         bound = gate.bound_for(plan.tier)
         if gate.key in state.tested or (state.phase == "paused" and gate.klass != "primary"):
             continue
         if missing_data(gate.metric, bound, base, cand, gate.min_sample):
             continue
-        due.append(_test(gate, bound, base, cand, alpha))
+        due.append(planned_test(gate, bound, base, cand, alpha))
     return tuple(due)
 
 
@@ -107,14 +117,22 @@ def with_findings(
     )
 
 
-def _test(gate: Gate, bound: Bound, base: Snapshot, cand: Snapshot, alpha: float) -> Finding:
+def planned_test(
+    gate: Gate,
+    bound: Bound,
+    base: Snapshot,
+    cand: Snapshot,
+    alpha: float,
+    where: str = "",
+) -> Finding:
     metric = gate.metric
     if METRICS[metric].kind == "proportion":
         shown, evidence = _proportion_worse(metric, base, cand, alpha)
     else:
         shown, evidence = _interval_worse(metric, bound, base, cand, alpha)
     past = estimate_past_bound(metric, bound, base, cand)
-    head = f"regression test at {cand.requests} candidate requests: {metric}"
+    head = where or f"regression test at {cand.requests} candidate requests"
+    head = f"{head}: {metric}"
     if not shown:
         return Finding(gate.key, False, f"{head} not shown worse than the baseline ({evidence})")
     if not past:

@@ -17,14 +17,15 @@ Only the `decide` rows count; a target whose rows were not simulated is left out
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rollout.config.plan import Plan
-from rollout.control.regression_test import relative_gates
+from rollout.control.regression_test import gate_alpha, relative_gates
 from rollout.simulate.limit import ceiling, rate_changed
 from rollout.simulate.replay import DETECT_AT
-from rollout.simulate.report import DETECT_WITHIN, Row
+from rollout.simulate.report import DETECT_WITHIN, Row, shadow_plan
 from rollout.simulate.streams import BASELINE, SCENARIOS
 
 AA_MAX, BURSTY_MAX = 0.01, 0.02
@@ -102,6 +103,17 @@ def _aa(rows: Sequence[Row]) -> list[Target]:
     return out
 
 
+def two_sample_requests(p0: float, p1: float, share: float, power: float = 0.95) -> int:
+    """Requests on each side for a one-sided test of p1 against a reference arm of equal size
+    (the noise arm) to have `power` at `share` (normal approximation): the floor of a test
+    against the noise arm, where the known-baseline floor is `requests_for_power`."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf
+    spread = p0 * (1 - p0) + p1 * (1 - p1)
+    return math.ceil((z(1 - share) + z(power)) ** 2 * spread / (p1 - p0) ** 2)
+
+
 def _shadow(rows: Sequence[Row], share: float) -> list[Target]:
     out = []
     for r in rows:
@@ -120,13 +132,13 @@ def _shadow(rows: Sequence[Row], share: float) -> list[Target]:
         if r.scenario == "errors+2pp":
             p0, p1 = rate_changed(BASELINE, SCENARIOS[r.scenario]) or (0.0, 0.0)
             median = r.median_shadow_at_rollback
-            floor = requests_for_power(p0, p1, share)
+            known, noise = requests_for_power(p0, p1, share), two_sample_requests(p0, p1, share)
             out.append(
                 Target(
                     f"{r.scenario} @ {r.rate:g}/s shadow requests at rollback",
                     "-" if median is None else f"{median:.0f}",
                     f"<= {SHADOW_ERRORS_WITHIN}",
-                    f"floor {floor} (95% power, known baseline)",
+                    f"floor {known} known baseline, {noise} vs noise (95%, {share:.3%})",
                     median is not None and median <= SHADOW_ERRORS_WITHIN,
                 )
             )
@@ -210,11 +222,13 @@ def _guards(rows: Sequence[Row]) -> list[Target]:
 
 
 def targets(rows: Sequence[Row], plan: Plan) -> list[Target]:
-    """Every target the rows allow, in the issue's order."""
+    """Every target the rows allow, in the issue's order. `plan`: the plan without a shadow
+    phase (the shadow plan is it with one: report.shadow_plan)."""
     mine, share = _decide(rows), gate_share(plan)
+    in_shadow = gate_alpha(shadow_plan(plan)) or share
     return [
         *_aa(mine),
-        *_shadow(mine, share),
+        *_shadow(mine, in_shadow),
         *_power(mine, plan, share),
         *_harm(mine, plan),
         *_guards(mine),

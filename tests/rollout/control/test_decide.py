@@ -28,7 +28,9 @@ def _arm(errors: int = 10, refusals: int = 0, n: int = 5000, seed: int = 1) -> S
 
 
 BASE = _arm(seed=1)
-GOOD = WindowSnapshot(baseline=BASE, candidate=_arm(seed=2), shadow=_arm(seed=3))
+GOOD = WindowSnapshot(
+    baseline=BASE, candidate=_arm(seed=2), shadow=_arm(seed=3), noise=_arm(seed=4)
+)
 ERRORS = WindowSnapshot(baseline=BASE, candidate=_arm(errors=250, seed=2))
 REFUSALS = WindowSnapshot(baseline=BASE, candidate=_arm(refusals=400, seed=2))
 CATASTROPHE = WindowSnapshot(baseline=BASE, candidate=Snapshot(requests=5, errors=5))
@@ -507,3 +509,58 @@ def test_while_paused_a_secondary_gates_regression_test_waits_for_the_resume() -
     resumed = replace(paused.state, phase="ramping")
     after = decide(TEST_PLAN, resumed, MORE_REFUSALS, 160)
     assert (after.action, after.state.awaiting) == ("await_approval", "gate:refusal_rate")
+
+
+# The shadow phase (rollout/control/shadow_test.py): mirrored calls against the noise arm, a
+# second baseline call on the same path, and a planned test once both have test_requests calls.
+SHADOW_TEST_PLAN = Plan(
+    shadow=Shadow(duration=30, min_requests=100, test_requests=2000), rollback_after=1
+)
+SICK_PATH = _arm(errors=200, n=5000, seed=5)  # 4%: the mirror path's own failures on 1%
+
+
+def _shadow_look(shadow: Snapshot, noise: Snapshot, plan: Plan = SHADOW_TEST_PLAN) -> Decision:
+    snap = WindowSnapshot(baseline=BASE, shadow=shadow, noise=noise)
+    return decide(plan, _at("shadow", weight=0.0), snap, 100)
+
+
+@pytest.mark.parametrize(
+    ("shadow", "noise", "action", "reason"),
+    [
+        # a good candidate on a mirror path failing 3 points more: as bad as the noise arm on
+        # the same path, so no rollback (against the live baseline it was rolled back)
+        (_arm(errors=200, n=5000, seed=6), SICK_PATH, "promote", "every gate passed"),
+        # worse than the noise arm by 3 points, past +1 pp: the test rolls back at one look
+        (
+            _arm(errors=350, n=5000, seed=6),
+            SICK_PATH,
+            "roll_back",
+            "error_rate: shadow test at 5000 shadow requests against 5000 of the noise arm",
+        ),
+        # the noise arm too small for the test: the phase holds, it does not skip it
+        (
+            _arm(seed=6),
+            _arm(n=500, seed=4),
+            "hold",
+            "shadow test waits for 2000 calls on each side: candidate 5000, noise arm 500",
+        ),
+    ],
+    ids=["sick path", "worse", "small noise"],
+)
+def test_shadow_is_judged_against_the_noise_arm_by_a_planned_test(
+    shadow: Snapshot, noise: Snapshot, action: str, reason: str
+) -> None:
+    decision = _shadow_look(shadow, noise)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+def test_the_shadow_test_is_made_once_and_the_stage_test_gets_the_other_half() -> None:
+    decision = _shadow_look(_arm(errors=60, n=5000, seed=6), SICK_PATH)
+    assert {"shadow:error_rate", "shadow:latency_p95", "shadow:refusal_rate"} <= set(
+        decision.state.tested
+    )
+    from rollout.control.regression_test import gate_alpha
+
+    assert gate_alpha(SHADOW_TEST_PLAN) == pytest.approx(0.01 / 3 / 2)
+    assert gate_alpha(PLAN) == pytest.approx(0.01 / 3)
