@@ -324,6 +324,16 @@ class RegressionTest(Strict):
     false_alarm: float = Field(default=0.01, gt=0.0, le=0.2)
 
 
+class GrossRegression(Strict):
+    """Roll back a candidate shown `error_rate_delta` worse than the baseline by a sequential
+    probability-ratio test over its live calls since the first stage began, at any look, without
+    waiting for min_sample (rollout/control/gross.py). `false_alarm` is its part of
+    `regression_test.false_alarm`."""
+
+    error_rate_delta: float = Field(default=0.10, gt=0.0, lt=1.0)
+    false_alarm: float = Field(default=0.001, gt=0.0, le=0.05)
+
+
 class RequireEval(Strict):
     """Evidence before any traffic: the controller starts a version (its shadow phase or first
     stage) only once `rollout eval --record` stored a passing result for exactly that version at
@@ -362,6 +372,9 @@ class Plan(Strict):
     # worse than the baseline? (rollout/control/regression_test.py). null: none, only breaches
     # roll back.
     regression_test: RegressionTest | None = RegressionTest()
+    # A candidate failing far more often than the baseline is rolled back within a few dozen
+    # calls, across stages (rollout/control/gross.py). null: off.
+    gross_regression: GrossRegression | None = GrossRegression()
     confidence: Confidence = Confidence()
     catastrophe: Catastrophe = Catastrophe()
     # A recorded passing eval of the candidate's version before the controller starts it.
@@ -373,6 +386,16 @@ class Plan(Strict):
         # Only the controller enforces it: a plan steered by hand would ignore it unseen.
         if self.require_eval is not None and not self.automatic:
             raise ValueError("require_eval is enforced by the controller: set automatic: true")
+        return self
+
+    @model_validator(mode="after")
+    def _gross_inside_the_budget(self) -> Plan:
+        test, gross = self.regression_test, self.gross_regression
+        if test is not None and gross is not None and gross.false_alarm >= test.false_alarm:
+            raise ValueError(
+                f"gross_regression.false_alarm ({gross.false_alarm:g}) is taken from"
+                f" regression_test.false_alarm ({test.false_alarm:g}): it must be smaller"
+            )
         return self
 
     @field_validator("stages", mode="before")

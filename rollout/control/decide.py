@@ -33,6 +33,7 @@ from rollout.config.plan import Plan
 from rollout.control.approvals import EVAL_OVERRIDE, gate_approval, stage_approval
 from rollout.control.eval_requirement import may_start, override_note, start_note, waiting_reason
 from rollout.control.gates import GateResult, catastrophe, evaluate_gates
+from rollout.control.gross import add_window, gross_regression
 from rollout.control.minimums import unmet_minimums
 from rollout.control.regression_test import regression_tests, with_findings
 from rollout.control.shadow_test import SHADOW_KEY, shadow_tests, tested_in_shadow
@@ -60,7 +61,8 @@ Action = Literal[
 class RolloutState:
     """The controller's state of one rollout version. `since`: when the current phase or stage
     began. `failures`: consecutive failing looks per primary gate. `awaiting`: the approval key
-    waited for. `tested`: the gates whose first-stage regression test was made. Mappings are
+    waited for. `tested`: the gates whose planned regression test was made ("shadow:<gate>" in
+    the shadow phase). `carried`: live counts of the finished stages (gross.py). Mappings are
     never mutated: every change builds a new state."""
 
     version: str
@@ -72,6 +74,7 @@ class RolloutState:
     approvals: frozenset[str] = frozenset()
     awaiting: str | None = None
     tested: frozenset[str] = frozenset()
+    carried: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     in_shadow = state.phase == "shadow" or (state.phase != "ramping" and state.weight <= 0.0)
     cand = snap.shadow if in_shadow else snap.candidate
     boom = catastrophe(cand, plan.catastrophe)
+    if not boom and not in_shadow:  # across stages, without waiting for min_sample
+        boom = gross_regression(plan, state.carried, snap)
     if boom:
         return _roll_back(state, now, (boom,), ())
     # Shadow pairs are judged in the shadow phase; during the ramp, live traffic is. Mirrored
@@ -114,6 +119,9 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
         results = with_findings(results, tests)
         state = replace(state, tested=state.tested | made)
     decision = _judge(plan, state, snap, cand, results, now, {t.gate for t in tests if t.worse})
+    if decision.action == "promote" and not in_shadow:  # the stage's evidence goes on
+        carried = add_window(state.carried, snap)
+        decision = replace(decision, state=replace(decision.state, carried=carried))
     # Tests that found nothing are said too (after what was decided): they were made once.
     passed = tuple(t.reason for t in tests if not t.worse)
     return replace(decision, reasons=(*decision.reasons, *passed)) if passed else decision

@@ -72,12 +72,14 @@ def relative_gates(plan: Plan) -> list[Gate]:
 def gate_alpha(plan: Plan) -> float:
     """One relative gate's share of `regression_test.false_alarm` at one planned test: equal
     among the gates, and halved between the shadow phase's test and the first stage's when the
-    plan has a shadow phase (both are made, and the budget covers both: a union bound)."""
+    plan has a shadow phase (both are made, and the budget covers both: a union bound). The
+    gross-regression rule's part (gross.py) is taken out first."""
     test, gates = plan.regression_test, relative_gates(plan)
     if test is None or not gates:
         return 0.0
     tests = 2 if plan.shadow is not None else 1
-    return test.false_alarm / len(gates) / tests
+    gross = plan.gross_regression.false_alarm if plan.gross_regression is not None else 0.0
+    return (test.false_alarm - gross) / len(gates) / tests
 
 
 def regression_tests(

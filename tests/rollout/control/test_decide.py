@@ -36,7 +36,11 @@ REFUSALS = WindowSnapshot(baseline=BASE, candidate=_arm(refusals=400, seed=2))
 CATASTROPHE = WindowSnapshot(baseline=BASE, candidate=Snapshot(requests=5, errors=5))
 EMPTY = WindowSnapshot()
 
-PLAN = Plan(min_duration=60, min_requests=100, bake_time=120, approve_before=[50])
+# The gross-regression rule is off here: ERRORS (5% against 0.2%) would be rolled back by it at
+# once, and these rows are about breaches counted look by look. It has its own tests below.
+PLAN = Plan(
+    min_duration=60, min_requests=100, bake_time=120, approve_before=[50], gross_regression=None
+)
 SHADOW_PLAN = Plan(shadow=Shadow(duration=30, min_requests=100))
 EDITED = Plan(stages=[5, 50, 100], min_duration=60, min_requests=100)
 
@@ -562,5 +566,63 @@ def test_the_shadow_test_is_made_once_and_the_stage_test_gets_the_other_half() -
     )
     from rollout.control.regression_test import gate_alpha
 
-    assert gate_alpha(SHADOW_TEST_PLAN) == pytest.approx(0.01 / 3 / 2)
-    assert gate_alpha(PLAN) == pytest.approx(0.01 / 3)
+    # the budget less the gross-regression rule's part, over three gates, halved with a shadow
+    assert gate_alpha(SHADOW_TEST_PLAN) == pytest.approx(0.009 / 3 / 2)
+    assert gate_alpha(PLAN.model_copy(update={"gross_regression": None})) == 0.01 / 3
+
+
+# The gross-regression rule (rollout/control/gross.py): Wald's test of "as good as the baseline"
+# against "10 points worse" over every live call since the first stage, across stages.
+GROSS_PLAN = Plan(min_duration=60, min_requests=100, regression_test=None)
+BASE_1 = _arm(errors=100, n=10000, seed=1)  # 1%
+
+
+def _few(errors: int, n: int) -> WindowSnapshot:
+    return WindowSnapshot(baseline=BASE_1, candidate=_arm(errors=errors, n=n, seed=2))
+
+
+@pytest.mark.parametrize(
+    ("state", "snap", "action", "reason"),
+    [
+        # 6 failures in 30 calls: far below min_sample (100), rolled back at this look
+        (_at("ramping"), _few(6, 30), "roll_back", "gross regression: errors 6/30"),
+        # a new stage's window with 10 calls, but 30 carried from the stage before
+        (
+            _at(
+                "ramping",
+                1,
+                carried={
+                    "requests": 30,
+                    "errors": 5,
+                    "baseline_requests": 3000,
+                    "baseline_errors": 30,
+                },
+            ),
+            _few(1, 10),
+            "roll_back",
+            "gross regression: errors 6/40",
+        ),
+        # at its bound (+1 pp): the evidence leans to "as good", no rollback
+        (_at("ramping"), _few(20, 1000), "hold", "error_rate"),
+        # twice its bound (+2 pp) is the planned test's and the breaches' to find, not this
+        (_at("ramping"), _few(30, 1000), "hold", "error_rate"),
+    ],
+    ids=["few calls", "carried", "at bound", "+2 pp"],
+)
+def test_a_gross_regression_rolls_back_without_waiting_for_min_sample(
+    state: RolloutState, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(GROSS_PLAN, state, snap, 30)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+def test_a_promotion_carries_the_stages_live_counts() -> None:
+    decision = decide(GROSS_PLAN, _at("ramping", carried={"requests": 5}), GOOD, 600)
+    assert decision.action == "promote"
+    assert decision.state.carried == {
+        "requests": 5005,
+        "errors": 10,
+        "baseline_requests": 5000,
+        "baseline_errors": 10,
+    }

@@ -99,7 +99,7 @@ def test_an_error_regression_of_20_points_is_rolled_back(run: int) -> None:
     stream = Stream(BASELINE, SCENARIOS["errors+20pp"].candidate, 100.0, (0, run))
     result = replay_decide(PLAN, stream, Horizon(after_500=10))
     assert result.outcome == "rolled_back"
-    assert result.reason.startswith("error_rate failed 2 looks")
+    assert result.reason.startswith("gross regression: errors")
     assert result.stage == 1.0
     assert result.delay(PLAN.evaluation_interval) <= 2
 
@@ -320,7 +320,7 @@ def test_harm_counts_bad_answers_users_received_and_shadow_rows_say_so() -> None
     )
     live, _flagger, shadow = simulate(settings)
     assert (live.plan, shadow.plan, shadow.rule) == ("live", "shadow", "decide")
-    assert live.harm is not None and live.harm > 5  # >= 100 live requests x 0.2 before min_sample
+    assert live.harm is not None and 0 < live.harm <= 8  # a few dozen live requests x 0.2
     assert shadow.harm == 0.0 and shadow.rolled_back_in_shadow == 2
     assert shadow.median_shadow_at_rollback is not None
 
