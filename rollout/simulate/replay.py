@@ -11,7 +11,7 @@ secondary gate stops the run as "awaiting_approval".
 
 With a shadow phase in the plan, the run starts there: the candidate serves nobody, a share of
 the baseline's requests is mirrored to it (and to a second baseline call, the noise arm) as
-`Mirror` says, and the windows hold the "candidate:shadow" and "baseline:noise" roles beside
+`Mirror` says, and the windows hold the "candidate:shadow" and "baseline:shadow" roles beside
 the live ones. What users received is counted apart (`candidate_requests`: live calls only), so
 the report can say how many bad answers reached users before a rollback (the harm).
 
@@ -41,7 +41,7 @@ _ROLES = {
     "baseline": "baseline:live",
     "candidate": "candidate:live",
     "shadow": "candidate:shadow",
-    "noise": "baseline:noise",
+    "noise": "baseline:shadow",  # the noise calls' outcomes (snapshot.noise_snapshot)
 }
 
 

@@ -15,8 +15,9 @@ since assignment is per subject, each arm's subjects bring their own bad spells.
 
 The shadow phase (weight 0, `Mirror`): a share of the baseline's requests is sent again to the
 candidate ("candidate:shadow:*") and, on the noise sample, to the baseline a second time
-("baseline:noise:*"), both through the mirror path, which may add errors of its own (its own
-timeout, queueing, drops) that the live path does not have.
+("baseline:shadow:*", as the proxy records a shadow exchange of the baseline arm), both
+through the mirror path, which may add errors of its own (its own timeout, queueing, drops)
+that the live path does not have.
 """
 
 from __future__ import annotations
@@ -212,5 +213,5 @@ class Cursor:
             shadow = arm_bucket(s.candidate, mirrored, rngs["shadow"], "candidate", "shadow", extra)
             noise = mirrored * mirror.noise_share
             fields.update(shadow)
-            fields.update(arm_bucket(s.baseline, noise, rngs["noise"], "baseline", "noise", extra))
+            fields.update(arm_bucket(s.baseline, noise, rngs["noise"], "baseline", "shadow", extra))
         return fields
