@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from rollout.config.plan import Plan
-from rollout.control.regression_test import RolloutStateLike
+from rollout.control.regression_test import RolloutStateLike, regression_test_unmet
 from rollout.control.shadow_test import shadow_test_unmet
 from rollout.control.snapshot import Snapshot, WindowSnapshot
 
@@ -32,7 +32,11 @@ def unmet_minimums(
         if state.phase == "baking":
             duration = plan.bake_time
     unmet = []
-    if state.phase == "shadow" and (why := shadow_test_unmet(plan, state, snap.noise, cand)):
+    if state.phase == "shadow":
+        why = shadow_test_unmet(plan, state, snap.noise, cand)
+    else:
+        why = regression_test_unmet(plan, state, cand)
+    if why:
         unmet.append(why)
     if elapsed < duration:
         unmet.append(f"{elapsed:.0f}s of {duration:.0f}s elapsed")

@@ -105,6 +105,22 @@ def regression_tests(
     return tuple(due)
 
 
+def regression_test_unmet(plan: Plan, state: RolloutStateLike, cand: Snapshot) -> str | None:
+    """Why the first stage may not end yet for its test, or None. Nothing skips the test: a
+    first stage whose own minimums are met before `requests` candidate requests (min_requests
+    below it, or gates shown within their bounds early) holds until every relative gate was
+    tested; promoted untested, a regression would reach the next stage unseen."""
+    test = plan.regression_test
+    if test is None or state.stage != 0 or state.phase == "shadow":
+        return None
+    untested = [g.key for g in relative_gates(plan) if g.key not in state.tested]
+    if not untested:
+        return None
+    if cand.requests < test.requests:
+        return f"regression test at {test.requests} candidate requests: {cand.requests} so far"
+    return f"regression test not made yet for {', '.join(untested)} (too few samples)"
+
+
 def with_findings(
     results: tuple[GateResult, ...], findings: tuple[Finding, ...]
 ) -> tuple[GateResult, ...]:

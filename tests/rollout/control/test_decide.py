@@ -626,3 +626,37 @@ def test_a_promotion_carries_the_stages_live_counts() -> None:
         "baseline_requests": 5000,
         "baseline_errors": 10,
     }
+
+
+# Nothing skips the first stage's regression test: its minimums met and every gate passing
+# before the test's 500 requests, the stage holds (it was promoted untested).
+LOOSE = [{"metric": "error_rate", "max_delta_to_baseline": 0.05}]
+EARLY = Plan(min_duration=60, min_requests=100, gates=LOOSE)  # type: ignore[arg-type]
+SMALL = WindowSnapshot(baseline=BASE, candidate=_arm(errors=1, n=300, seed=2))
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "snap", "action", "reason"),
+    [
+        (EARLY, _at("ramping"), SMALL, "hold", "regression test at 500 candidate requests: 300"),
+        # made: the stage goes on
+        (EARLY, _at("ramping", tested=frozenset({"error_rate"})), SMALL, "promote", "every"),
+        # past the first stage there is no test to wait for
+        (EARLY, _at("ramping", 1, weight=0.05), SMALL, "promote", "every gate passed"),
+        (
+            Plan(min_duration=60, min_requests=100, gates=LOOSE, regression_test=None),  # type: ignore[arg-type]
+            _at("ramping"),
+            SMALL,
+            "promote",
+            "every gate passed",
+        ),
+    ],
+    ids=["before the test", "tested", "stage 2", "no test"],
+)
+def test_the_first_stage_holds_until_its_regression_test_is_made(
+    plan: Plan, state: RolloutState, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(plan, state, snap, 600)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
