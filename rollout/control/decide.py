@@ -31,6 +31,7 @@ from typing import Literal
 
 from rollout.config.plan import Plan
 from rollout.control.approvals import EVAL_OVERRIDE, gate_approval, stage_approval
+from rollout.control.bake import bake_notes, bake_reference
 from rollout.control.eval_requirement import may_start, override_note, start_note, waiting_reason
 from rollout.control.gates import GateResult, catastrophe, evaluate_gates
 from rollout.control.gross import add_window, gross_regression
@@ -112,6 +113,8 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
         made = {SHADOW_KEY + t.gate for t in tests}
     else:
         pairs, ref = None, snap.baseline
+        if state.phase == "baking" and snap.baseline.requests == 0:  # bake.py
+            ref = bake_reference(state.carried)
         tests = regression_tests(plan, state, snap.baseline, cand)
         made = {t.gate for t in tests}
     results = evaluate_gates(plan, ref, cand, pairs)
@@ -302,7 +305,8 @@ def _progress(
         if unmet or failing:
             return Decision("hold", (*notes, *failing, *unmet), results, state)
         done = replace(state, phase="complete", since=now, failures={})
-        return Decision("complete", (*notes, "baked at 100%"), results, done)
+        baked = ("baked at 100%", *bake_notes(state.carried, results, snap.baseline.requests > 0))
+        return Decision("complete", (*notes, *baked), results, done)
     waiting_on = tuple(
         f"{r.gate} {r.verdict}: {r.reason}"
         for r in blocking

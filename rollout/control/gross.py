@@ -27,7 +27,15 @@ from rollout.config.plan import Plan
 from rollout.control.snapshot import WindowSnapshot
 from rollout.stats.gate_stats import wilson
 
-FIELDS = ("requests", "errors", "baseline_requests", "baseline_errors")
+# refusals are carried for the bake's reference (bake.py), not for this rule
+FIELDS = (
+    "requests",
+    "errors",
+    "refusals",
+    "baseline_requests",
+    "baseline_errors",
+    "baseline_refusals",
+)
 
 
 def add_window(carried: Mapping[str, int], snap: WindowSnapshot) -> dict[str, int]:
@@ -65,6 +73,8 @@ def _counts(snap: WindowSnapshot) -> dict[str, int]:
     return {
         "requests": snap.candidate.requests,
         "errors": snap.candidate.errors,
+        "refusals": snap.candidate.refusals,
         "baseline_requests": snap.baseline.requests,
         "baseline_errors": snap.baseline.errors,
+        "baseline_refusals": snap.baseline.refusals,
     }

@@ -623,8 +623,10 @@ def test_a_promotion_carries_the_stages_live_counts() -> None:
     assert decision.state.carried == {
         "requests": 5005,
         "errors": 10,
+        "refusals": 0,
         "baseline_requests": 5000,
         "baseline_errors": 10,
+        "baseline_refusals": 0,
     }
 
 
@@ -660,3 +662,38 @@ def test_the_first_stage_holds_until_its_regression_test_is_made(
     assert decision.action == action, decision.reasons
     assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
 
+
+# The bake at 100%: no live baseline is left, so gates relative to it are judged against the
+# earlier stages' (the carried counts), and the audit names each primary gate without data.
+EARLIER = {"requests": 2000, "errors": 20, "baseline_requests": 50000, "baseline_errors": 500}
+AT_100 = WindowSnapshot(candidate=_arm(errors=10, n=5000, seed=2))
+WORSE_AT_100 = WindowSnapshot(candidate=_arm(errors=400, n=5000, seed=2))  # 8% against 1%
+BAKE_PLAN = Plan(min_duration=60, min_requests=100, bake_time=120, gross_regression=None)
+
+
+@pytest.mark.parametrize(
+    ("snap", "action", "reasons"),
+    [
+        (
+            AT_100,
+            "complete",
+            (
+                "baked at 100%",
+                "bake judged against the earlier stages' baseline (50000 requests)",
+                "latency_p95: no data during the bake (baseline has 0 samples, needs 100);"
+                " judged before 100% only",
+            ),
+        ),
+        # worse than the earlier stages' baseline: the bake does not complete
+        (WORSE_AT_100, "hold", ("error_rate failed 1 of 2 looks",)),
+    ],
+    ids=["complete, saying so", "worse"],
+)
+def test_the_bake_is_judged_against_the_earlier_stages_baseline(
+    snap: WindowSnapshot, action: str, reasons: tuple[str, ...]
+) -> None:
+    state = _at("baking", 4, carried=EARLIER)
+    decision = decide(BAKE_PLAN, state, snap, 200)
+    assert decision.action == action, decision.reasons
+    for reason in reasons:
+        assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
