@@ -49,7 +49,6 @@ def shadow_tests(
         f"shadow test at {shadow.requests} shadow requests"
         f" against {noise.requests} of the noise arm"
     )
-    alpha = gate_alpha(plan)
     due = []
     for gate in relative_gates(plan):
         bound = gate.bound_for(plan.tier)
@@ -57,7 +56,7 @@ def shadow_tests(
             continue
         if missing_data(gate.metric, bound, noise, shadow, gate.min_sample):
             continue
-        due.append(planned_test(gate, bound, noise, shadow, alpha, where))
+        due.append(planned_test(gate, bound, noise, shadow, gate_alpha(plan, gate), where))
     return tuple(due)
 
 

@@ -45,11 +45,15 @@ class Target:
     met: bool
 
 
-def gate_share(plan: Plan) -> float:
-    """Each relative gate's share of the A/A budget (equal shares of the regression test's)."""
-    test = plan.regression_test
-    gates = relative_gates(plan)
-    return test.false_alarm / len(gates) if test is not None and gates else AA_MAX
+SCENARIO_METRIC = {"errors": "error_rate", "refusals": "refusal_rate"}
+
+
+def gate_share(plan: Plan, scenario: str) -> float:
+    """The share of the A/A budget the plan's test gives the gate a rate scenario regresses
+    (regression_test.gate_alpha), or the whole budget when it has none."""
+    metric = SCENARIO_METRIC.get(scenario.split("+")[0])
+    gate = next((g for g in relative_gates(plan) if g.metric == metric), None)
+    return gate_alpha(plan, gate) if gate is not None else AA_MAX
 
 
 def deadline_requests(plan: Plan, rate: float) -> int:
@@ -114,7 +118,7 @@ def two_sample_requests(p0: float, p1: float, share: float, power: float = 0.95)
     return math.ceil((z(1 - share) + z(power)) ** 2 * spread / (p1 - p0) ** 2)
 
 
-def _shadow(rows: Sequence[Row], share: float) -> list[Target]:
+def _shadow(rows: Sequence[Row], plan: Plan) -> list[Target]:
     out = []
     for r in rows:
         if r.plan != "shadow" or r.scenario not in REGRESSIONS:
@@ -131,6 +135,7 @@ def _shadow(rows: Sequence[Row], share: float) -> list[Target]:
         )
         if r.scenario == "errors+2pp":
             p0, p1 = rate_changed(BASELINE, SCENARIOS[r.scenario]) or (0.0, 0.0)
+            share = gate_share(plan, r.scenario)
             median = r.median_shadow_at_rollback
             known, noise = requests_for_power(p0, p1, share), two_sample_requests(p0, p1, share)
             out.append(
@@ -145,11 +150,12 @@ def _shadow(rows: Sequence[Row], share: float) -> list[Target]:
     return out
 
 
-def _power(rows: Sequence[Row], plan: Plan, share: float) -> list[Target]:
+def _power(rows: Sequence[Row], plan: Plan) -> list[Target]:
     out = []
     for r in rows:
         if r.plan != "live" or r.scenario not in REGRESSIONS:
             continue
+        share = gate_share(plan, r.scenario)
         power = r.within_target / r.runs
         rates = rate_changed(BASELINE, SCENARIOS[r.scenario])
         top = ceiling(*rates, deadline_requests(plan, r.rate), share) if rates else 1.0
@@ -224,12 +230,11 @@ def _guards(rows: Sequence[Row]) -> list[Target]:
 def targets(rows: Sequence[Row], plan: Plan) -> list[Target]:
     """Every target the rows allow, in the issue's order. `plan`: the plan without a shadow
     phase (the shadow plan is it with one: report.shadow_plan)."""
-    mine, share = _decide(rows), gate_share(plan)
-    in_shadow = gate_alpha(shadow_plan(plan)) or share
+    mine = _decide(rows)
     return [
         *_aa(mine),
-        *_shadow(mine, in_shadow),
-        *_power(mine, plan, share),
+        *_shadow(mine, shadow_plan(plan)),
+        *_power(mine, plan),
         *_harm(mine, plan),
         *_guards(mine),
     ]

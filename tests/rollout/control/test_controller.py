@@ -136,7 +136,7 @@ async def test_the_first_stages_regression_test_rolls_back_at_its_one_look(store
     entry = (await store.audit.read(ROLLOUT.name))[-1]
     assert entry["reason"].startswith(
         "error_rate: regression test at 1000 candidate requests: error_rate worse than the"
-        " baseline (errors: candidate 20/1000, baseline 0/1000; p = 8.7e-07 <= 0.003"
+        " baseline (errors: candidate 20/1000, baseline 0/1000; p = 8.7e-07 <= 0.0036"
     )
     gate = next(g for g in entry["gates"] if g["gate"] == "error_rate")
     assert gate["verdict"] == "fail" and gate["rollback_interval"]["low"] < 0.01

@@ -566,9 +566,11 @@ def test_the_shadow_test_is_made_once_and_the_stage_test_gets_the_other_half() -
     )
     from rollout.control.regression_test import gate_alpha
 
-    # the budget less the gross-regression rule's part, over three gates, halved with a shadow
-    assert gate_alpha(SHADOW_TEST_PLAN) == pytest.approx(0.009 / 3 / 2)
-    assert gate_alpha(PLAN.model_copy(update={"gross_regression": None})) == 0.01 / 3
+    # the budget less the gross-regression rule's part, by need over the three default gates
+    # (errors 2, p95 1, refusals 2 parts), halved with a shadow phase
+    assert gate_alpha(SHADOW_TEST_PLAN) == pytest.approx(0.009 * 2 / 5 / 2)
+    no_gross = PLAN.model_copy(update={"gross_regression": None})
+    assert gate_alpha(no_gross) == pytest.approx(0.01 * 2 / 5)
 
 
 # The gross-regression rule (rollout/control/gross.py): Wald's test of "as good as the baseline"

@@ -10,7 +10,13 @@ import pytest
 from rollout.config.plan import Gate, Plan
 from rollout.control.decide import RolloutState
 from rollout.control.gates import evaluate_gates
-from rollout.control.regression_test import Finding, regression_tests, relative_gates, with_findings
+from rollout.control.regression_test import (
+    Finding,
+    gate_alpha,
+    regression_tests,
+    relative_gates,
+    with_findings,
+)
 from rollout.control.snapshot import Snapshot
 from rollout.simulate.limit import binomial_pmf
 from rollout.stats.gate_stats import more_hits_p_value, mover_difference
@@ -68,8 +74,11 @@ def test_the_false_alarm_is_shared_by_the_relative_gates() -> None:
     plan = Plan(gates=[ERR_DELTA, P95_RATIO, _gate(metric="error_rate", name="cap", max=0.05)])
     assert [g.key for g in relative_gates(plan)] == ["error_rate", "latency_p95"]
     [tested] = regression_tests(plan, FIRST, _err(100, 10000), _err(9, 500))
-    # 0.01, less the gross-regression rule's 0.001, over two gates
-    assert "p = 0.075 > 0.0045," in tested.reason
+    # 0.01, less the gross-regression rule's 0.001, by need: a rate gate weighs twice a
+    # quantile gate (2 of 3 parts)
+    assert "p = 0.075 > 0.006," in tested.reason
+    p95 = next(g for g in plan.gates if g.metric == "latency_p95")
+    assert gate_alpha(plan, p95) == pytest.approx(0.003)
 
 
 @pytest.mark.parametrize(

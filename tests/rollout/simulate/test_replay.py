@@ -361,9 +361,9 @@ def _row(scenario: str, plan: str, **more: object) -> Row:
             "errors+2pp @ 10/s rolled back in shadow",
             False,
         ),
-        # 76.8% is the ceiling at 10/s and the gate's 0.25%: 95% of it is 73%
-        (_row("errors+2pp", "live", within_target=73), "errors+2pp @ 10/s power", True),
-        (_row("errors+2pp", "live", within_target=72), "errors+2pp @ 10/s power", False),
+        # 77.8% is the ceiling at 10/s and the error gate's 0.3% (0.9% by need): 95% is 73.9%
+        (_row("errors+2pp", "live", within_target=74), "errors+2pp @ 10/s power", True),
+        (_row("errors+2pp", "live", within_target=73), "errors+2pp @ 10/s power", False),
         (_row("errors+20pp", "live", harm=8.0), "errors+20pp @ 10/s harm (live)", True),
         (_row("errors+2pp", "live", harm=10.5), "errors+2pp @ 10/s harm (live)", False),
         (_row("errors+1pp", "live", rolled_back=50), "errors+1pp @ 10/s rolled back", True),
