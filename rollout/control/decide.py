@@ -32,6 +32,7 @@ from typing import Literal
 from rollout.config.plan import Plan
 from rollout.control.approvals import EVAL_OVERRIDE, gate_approval, stage_approval
 from rollout.control.bake import bake_notes, bake_reference
+from rollout.control.breach import confirmatory
 from rollout.control.eval_requirement import may_start, override_note, start_note, waiting_reason
 from rollout.control.gates import GateResult, catastrophe, evaluate_gates
 from rollout.control.gross import add_window, gross_regression
@@ -117,7 +118,7 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
             ref = bake_reference(state.carried)
         tests = regression_tests(plan, state, snap.baseline, cand)
         made = {t.gate for t in tests}
-    results = evaluate_gates(plan, ref, cand, pairs)
+    results = confirmatory(plan, evaluate_gates(plan, ref, cand, pairs), cand.requests, in_shadow)
     if tests:
         results = with_findings(results, tests)
         state = replace(state, tested=state.tested | made)

@@ -95,6 +95,8 @@ class Row:
     # Bad answers users received because of the candidate, per run (mean): its live requests
     # times how much worse its rate is. For rate scenarios only (None for latency and cost).
     harm: float | None = None
+    # The rollbacks by the rule that made them (`rule_of`): every rule is inside the A/A budget.
+    by_rule: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -154,7 +156,27 @@ def summarise(
         harm=None
         if (per := harm_per_request(scenario)) is None
         else statistics.fmean(r.candidate_requests * per for r in results),
+        by_rule=_by_rule(results),
     )
+
+
+def rule_of(reason: str) -> str:
+    """Which rule made a rollback, from its first reason."""
+    for rule, mark in (
+        ("catastrophe", "catastrophe:"),
+        ("gross", "gross regression:"),
+        ("shadow test", ": shadow test at"),
+        ("test", ": regression test at"),
+        ("breach", " looks: "),
+    ):
+        if mark in reason:
+            return rule
+    return "other"
+
+
+def _by_rule(results: Sequence[RunResult]) -> dict[str, int]:
+    rules = [rule_of(r.reason) for r in results if r.outcome == "rolled_back"]
+    return {rule: rules.count(rule) for rule in sorted(set(rules))}
 
 
 def _median(values: Sequence[float]) -> float | None:

@@ -78,12 +78,17 @@ def _decide(rows: Sequence[Row]) -> list[Row]:
     return [r for r in rows if r.rule == "decide"]
 
 
-def _pooled(rows: Sequence[Row], scenario: str, plan: str) -> tuple[int, int] | None:
-    """(rolled back, runs) over every rate."""
+def _pooled(rows: Sequence[Row], scenario: str, plan: str) -> tuple[int, int, str] | None:
+    """(rolled back, runs, by which rules) over every rate."""
     chosen = [r for r in rows if r.scenario == scenario and r.plan == plan]
     if not chosen:
         return None
-    return sum(r.rolled_back for r in chosen), sum(r.runs for r in chosen)
+    rules: dict[str, int] = {}
+    for r in chosen:
+        for rule, n in r.by_rule.items():
+            rules[rule] = rules.get(rule, 0) + n
+    said = ", ".join(f"{rule} {n}" for rule, n in sorted(rules.items()))
+    return sum(r.rolled_back for r in chosen), sum(r.runs for r in chosen), said
 
 
 def _aa(rows: Sequence[Row]) -> list[Target]:
@@ -93,12 +98,12 @@ def _aa(rows: Sequence[Row]) -> list[Target]:
             pooled = _pooled(rows, scenario, plan)
             if pooled is None:
                 continue
-            rolled, runs = pooled
+            rolled, runs, rules = pooled
             share = rolled / runs
             out.append(
                 Target(
                     f"{scenario} false rollbacks ({plan})",
-                    f"{rolled}/{runs} = {share:.2%}",
+                    f"{rolled}/{runs} = {share:.2%}" + (f" ({rules})" if rules else ""),
                     f"<= {limit:.0%}",
                     f"budget {limit:.0%}",
                     share <= limit,

@@ -699,3 +699,29 @@ def test_the_bake_is_judged_against_the_earlier_stages_baseline(
     assert decision.action == action, decision.reasons
     for reason in reasons:
         assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+# Breaches inside the budget (rollout/control/breach.py): below the planned test's size a
+# relative gate's breach is not counted; the planned tests and the gross rule judge there.
+ONE_LOOK = Plan(min_duration=60, min_requests=100, rollback_after=1)
+FEW_BAD = WindowSnapshot(baseline=BASE_1, candidate=_arm(errors=9, n=150, seed=2))  # 6% of 150
+MANY_BAD = WindowSnapshot(baseline=BASE_1, candidate=_arm(errors=30, n=600, seed=2))  # 5% of 600
+
+
+@pytest.mark.parametrize(
+    ("plan", "snap", "action", "reason"),
+    [
+        (ONE_LOOK, FEW_BAD, "hold", "error_rate inconclusive: candidate - baseline error_rate"),
+        (ONE_LOOK, MANY_BAD, "roll_back", "error_rate failed 1 looks"),
+        (ONE_LOOK.model_copy(update={"regression_test": None}), FEW_BAD, "roll_back", "error_rate"),
+    ],
+    ids=["below the test's size", "from it", "no planned test"],
+)
+def test_a_breach_counts_from_the_planned_tests_size(
+    plan: Plan, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(plan, _at("ramping", 1, weight=0.05), snap, 600)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+    if action == "hold":
+        assert any("is not counted: below the planned test's size" in r for r in decision.reasons)

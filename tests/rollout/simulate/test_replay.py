@@ -382,3 +382,19 @@ def test_the_shadow_floor_is_the_fewest_requests_for_95_percent_power() -> None:
     from rollout.simulate.limit import ceiling
 
     assert ceiling(0.01, 0.03, n, 0.0025) >= 0.95 > ceiling(0.01, 0.03, n - 1, 0.0025)
+
+
+@pytest.mark.parametrize(
+    ("reason", "rule"),
+    [
+        ("catastrophe: 5 of 5 candidate requests failed (100% >= 90%)", "catastrophe"),
+        ("gross regression: errors 6/30 since the first stage", "gross"),
+        ("error_rate: shadow test at 2000 shadow requests against 2000", "shadow test"),
+        ("error_rate: regression test at 503 candidate requests: error_rate", "test"),
+        ("latency_p95 failed 2 looks: candidate / baseline latency_p95", "breach"),
+    ],
+)
+def test_each_rollback_is_put_down_to_its_rule(reason: str, rule: str) -> None:
+    from rollout.simulate.report import rule_of
+
+    assert rule_of(reason) == rule
