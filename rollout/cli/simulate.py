@@ -31,8 +31,8 @@ SCENARIO_NAMES = (
 )
 DEFAULT_SCENARIOS = ("aa", "errors+2pp", "refusals+3pp", "p95+30%", "cost+25%")
 QUICK = {"rates": "10,100", "runs": 5, "regression_runs": 5}
-# --full: every scenario, both plans; enough A/A ramps to show <= 1% (issue 18's targets).
-FULL = {"rates": "10,100", "runs": 750, "regression_runs": 100}
+# --full: every scenario, both plans; 750 A/A ramps per plan (two seeds: 1,500).
+FULL = {"rates": "10,100", "runs": 375, "regression_runs": 50}
 
 
 def add_simulate_command(sub: Any) -> None:

@@ -79,18 +79,17 @@ NEED_WEIGHT = {"proportion": 2.0, "quantile": 1.0, "cost": 1.0}
 
 def gate_alpha(plan: Plan, gate: Gate | None = None) -> float:
     """One relative gate's share of `regression_test.false_alarm` at one planned test (the first
-    relative gate's when none is named): by NEED_WEIGHT among the gates, and halved between
-    the shadow phase's test and the first stage's when the plan has a shadow phase (both are
-    made, and the budget covers both: a union bound). The gross-regression rule's part
-    (gross.py) is taken out first."""
+    relative gate's when none is named): by NEED_WEIGHT among the gates. With a shadow phase
+    the test is made there (shadow_test.py) instead of in the first stage, at the same share:
+    one test per gate either way. The gross-regression rule's part (gross.py) is taken out
+    first."""
     test, gates = plan.regression_test, relative_gates(plan)
     if test is None or not gates:
         return 0.0
-    tests = 2 if plan.shadow is not None else 1
     gross = plan.gross_regression.false_alarm if plan.gross_regression is not None else 0.0
     total = sum(NEED_WEIGHT[METRICS[g.metric].kind] for g in gates)
     weight = NEED_WEIGHT[METRICS[(gate or gates[0]).metric].kind]
-    return (test.false_alarm - gross) * weight / total / tests
+    return (test.false_alarm - gross) * weight / total
 
 
 def regression_tests(
@@ -107,7 +106,7 @@ def regression_tests(
     due = []
     for gate in relative_gates(plan):
         bound = gate.bound_for(plan.tier)
-        if gate.key in state.tested or (state.phase == "paused" and gate.klass != "primary"):
+        if _made(gate.key, state) or (state.phase == "paused" and gate.klass != "primary"):
             continue
         if missing_data(gate.metric, bound, base, cand, gate.min_sample):
             continue
@@ -123,12 +122,20 @@ def regression_test_unmet(plan: Plan, state: RolloutStateLike, cand: Snapshot) -
     test = plan.regression_test
     if test is None or state.stage != 0 or state.phase == "shadow":
         return None
-    untested = [g.key for g in relative_gates(plan) if g.key not in state.tested]
+    untested = [g.key for g in relative_gates(plan) if not _made(g.key, state)]
     if not untested:
         return None
     if cand.requests < test.requests:
         return f"regression test at {test.requests} candidate requests: {cand.requests} so far"
     return f"regression test not made yet for {', '.join(untested)} (too few samples)"
+
+
+def _made(gate: str, state: RolloutStateLike) -> bool:
+    """The gate's test was made, in the first stage or in the shadow phase ("shadow:<gate>"):
+    a candidate tested on its mirrored calls is not tested again on users' calls. Two tests of
+    one gate would roll back a candidate at its bound twice as often (each finds it past the
+    bound about half the time), and split the gate's share between them."""
+    return gate in state.tested or f"shadow:{gate}" in state.tested
 
 
 def with_findings(

@@ -12,8 +12,11 @@ baseline is judged against the noise arm (decide.py), and this test is too.
 Why a planned test. As in the first stage, "worse than the baseline" asked at every look would
 spend the false-alarm budget many times over; asked once, when both the candidate's shadow calls
 and the noise arm's number `plan.shadow.test_requests`, its false-alarm rate is its level
-(`gate_alpha`: the budget is halved between this test and the first stage's). The noise sample
-must be sized for it: with `noise_share` 0.1 the noise arm reaches the count ten times later.
+(`gate_alpha`). It replaces the first stage's test for the gates it made: the same question on
+the same candidate, asked before any user is exposed, so its share is not split with a second
+test, and a candidate at its bound is not put to the coin toss of "past the bound?" twice. The
+noise sample must be sized for it: with `noise_share` 0.1 the noise arm reaches the count ten
+times later.
 
 Nothing skips it: the shadow phase holds until the test is made (a gate without the samples to be
 tested holds it too), and a gate shown worse and past its bound rolls back in shadow. A gate the
