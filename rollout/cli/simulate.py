@@ -108,6 +108,12 @@ def add_simulate_command(sub: Any) -> None:
         action="store_true",
         help="breaches only: docs/controller.md, Verdicts",
     )
+    sim.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="no simulation: what each rollout's shadow-phase test needs (calls, minutes at"
+        " --rates) in this config file",
+    )
     sim.add_argument("--json", action="store_true", help="print JSON for tools")
     sim.set_defaults(command=_simulate)
 
@@ -189,7 +195,49 @@ def _settings(args: argparse.Namespace) -> Any:
     )
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from rollout.config import load_config
+    from rollout.simulate.planner import POWER, plan_rows
+
+    try:
+        config = load_config(args.plan)
+    except RolloutError as exc:
+        print(f"cannot plan: {exc}", file=sys.stderr)
+        return 1
+    rates = args.rates or _rates(QUICK["rates"])
+    found = {r.name: plan_rows(r, rates) for r in config.rollouts if r.plan.shadow is not None}
+    if args.json:
+        return print_json({n: [dataclasses.asdict(x) for x in rows] for n, rows in found.items()})
+    if not found:
+        print("no rollout in this config has a shadow phase (plan.shadow)")
+        return 0
+    header = ("rollout", "gate", "share", "baseline", "regression", f"{POWER:.0%} power at",
+              "test_requests", "power", *(f"min @ {r:g}/s" for r in rates))  # fmt: skip
+    cells = []
+    for name, rows in found.items():
+        for x in rows:
+            cells.append(
+                [name, x.gate, f"{x.share:.3%}", _pct(x.baseline), _pct(x.regression),
+                 "-" if x.needed is None else str(x.needed), str(x.configured or "-"),
+                 _pct(x.power), *(f"{x.minutes[r]:.0f}" if r in x.minutes else "-"
+                                  for r in rates)]
+            )  # fmt: skip
+    print_table(header, cells)
+    print(
+        "\nshare: the gate's part of regression_test.false_alarm; regression: twice the bound"
+        " over the baseline; calls on each side (candidate and noise arm), normal approximation;"
+        " minutes: until both sides have test_requests at the mirror's share and noise_share."
+    )
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
 def _simulate(args: argparse.Namespace) -> int:
+    if args.plan:
+        return _plan(args)
     try:
         settings = _settings(args)
         from rollout.simulate.report import simulate

@@ -17,13 +17,12 @@ Only the `decide` rows count; a target whose rows were not simulated is left out
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rollout.config.plan import Plan
 from rollout.control.regression_test import gate_alpha, relative_gates
-from rollout.simulate.limit import ceiling, rate_changed
+from rollout.simulate.limit import ceiling, rate_changed, two_sample_requests
 from rollout.simulate.replay import DETECT_AT
 from rollout.simulate.report import DETECT_WITHIN, Row, shadow_plan
 from rollout.simulate.streams import BASELINE, SCENARIOS
@@ -110,17 +109,6 @@ def _aa(rows: Sequence[Row]) -> list[Target]:
                 )
             )
     return out
-
-
-def two_sample_requests(p0: float, p1: float, share: float, power: float = 0.95) -> int:
-    """Requests on each side for a one-sided test of p1 against a reference arm of equal size
-    (the noise arm) to have `power` at `share` (normal approximation): the floor of a test
-    against the noise arm, where the known-baseline floor is `requests_for_power`."""
-    from statistics import NormalDist
-
-    z = NormalDist().inv_cdf
-    spread = p0 * (1 - p0) + p1 * (1 - p1)
-    return math.ceil((z(1 - share) + z(power)) ** 2 * spread / (p1 - p0) ** 2)
 
 
 def _shadow(rows: Sequence[Row], plan: Plan) -> list[Target]:

@@ -398,3 +398,37 @@ def test_each_rollback_is_put_down_to_its_rule(reason: str, rule: str) -> None:
     from rollout.simulate.report import rule_of
 
     assert rule_of(reason) == rule
+
+
+PLAN_FILE = """
+providers: {p: {base_url: 'http://127.0.0.1:9/v1'}}
+routes: [{prefix: /v1, provider: p}]
+rollouts:
+  - name: summarise
+    candidate: {model: m2}
+    shadow: {share: 0.1, noise_share: 0.5}
+    plan:
+      automatic: true
+      shadow: {duration: 600, min_requests: 100, test_requests: 2000}
+      gates:
+        - {metric: error_rate, max_delta_to_baseline: 0.01}
+        - {metric: latency_p95, max_ratio_to_baseline: 1.2}
+"""
+
+
+def test_the_plan_says_what_the_shadow_test_needs(
+    tmp_path: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "c.yaml"
+    path.write_text(PLAN_FILE)
+    assert main(["simulate", "--plan", str(path), "--rates", "10", "--json"]) == 0
+    errors, p95 = json.loads(capsys.readouterr().out)["summarise"]
+    # 0.9% (1%, less the gross rule's 0.1%) by need: errors 2 parts of 3, p95 1
+    assert errors["share"] == pytest.approx(0.006) and p95["share"] == pytest.approx(0.003)
+    assert (errors["baseline"], errors["regression"]) == (0.01, pytest.approx(0.03))
+    assert 1000 < errors["needed"] < 2000 and errors["power"] > 0.9
+    # the noise arm (half the mirrored calls, 0.5/s at 10/s) reaches 2000 in 4000 s
+    assert errors["minutes"]["10.0"] == pytest.approx(4000 / 60)
+    assert p95["needed"] is None
