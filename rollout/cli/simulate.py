@@ -18,6 +18,7 @@ from rollout.errors import RolloutError
 
 SCENARIO_NAMES = (
     "aa",
+    "aa-bursty",
     "errors+2pp",
     "refusals+3pp",
     "p95+30%",
@@ -28,9 +29,10 @@ SCENARIO_NAMES = (
     "errors+0.5pp",
     "p95+10%",
 )
-DEFAULT_SCENARIOS = SCENARIO_NAMES[:5]
+DEFAULT_SCENARIOS = ("aa", "errors+2pp", "refusals+3pp", "p95+30%", "cost+25%")
 QUICK = {"rates": "10,100", "runs": 5, "regression_runs": 5}
-FULL = {"rates": "10,100", "runs": 200, "regression_runs": 50}
+# --full: every scenario, both plans; 750 A/A ramps per plan (two seeds: 1,500).
+FULL = {"rates": "10,100", "runs": 375, "regression_runs": 50}
 
 
 def add_simulate_command(sub: Any) -> None:
@@ -65,6 +67,24 @@ def add_simulate_command(sub: Any) -> None:
         help=f"rates {FULL['rates']}, {FULL['runs']} A/A runs, {FULL['regression_runs']} per"
         " regression (minutes) unless given",
     )
+    sim.add_argument(
+        "--plans",
+        type=_plans,
+        default=None,
+        help="live (no shadow phase), shadow (a shadow phase first) or both (live; --full: both)",
+    )
+    sim.add_argument(
+        "--noise-share",
+        type=float,
+        default=1.0,
+        help="of the mirrored requests, the share also sent to the baseline again (1.0)",
+    )
+    sim.add_argument(
+        "--mirror-errors",
+        type=float,
+        default=0.0,
+        help="errors the mirror path adds to every shadow call, e.g. 0.01 (0: healthy)",
+    )
     sim.add_argument("--seed", type=int, default=0, help="same seed, same streams, same result")
     sim.add_argument(
         "--after", type=_positive, default=10, help="looks after 500 requests before giving up"
@@ -88,6 +108,12 @@ def add_simulate_command(sub: Any) -> None:
         action="store_true",
         help="breaches only: docs/controller.md, Verdicts",
     )
+    sim.add_argument(
+        "--plan",
+        metavar="FILE",
+        help="no simulation: what each rollout's shadow-phase test needs (calls, minutes at"
+        " --rates) in this config file",
+    )
     sim.add_argument("--json", action="store_true", help="print JSON for tools")
     sim.set_defaults(command=_simulate)
 
@@ -100,6 +126,13 @@ def _names(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(
             f"unknown scenario {given}: pick from {', '.join(SCENARIO_NAMES)}"
         )
+    return names
+
+
+def _plans(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names or any(n not in ("live", "shadow") for n in names):
+        raise argparse.ArgumentTypeError(f"plans are live and/or shadow, got {text!r}")
     return names
 
 
@@ -125,6 +158,7 @@ def _positive(text: str) -> int:
 
 def _settings(args: argparse.Namespace) -> Any:
     from rollout.simulate.report import Settings, default_plan
+    from rollout.simulate.streams import Mirror
 
     plan = default_plan()
     overrides: dict[str, Any] = {}
@@ -145,9 +179,10 @@ def _settings(args: argparse.Namespace) -> Any:
     if overrides:
         plan = type(plan).model_validate({**plan.model_dump(by_alias=True), **overrides})
     full = args.full
+    every = full and args.scenarios == DEFAULT_SCENARIOS
     return Settings(
         plan=plan,
-        scenarios=args.scenarios,
+        scenarios=SCENARIO_NAMES if every else args.scenarios,
         rates=args.rates or _rates((FULL if full else QUICK)["rates"]),
         runs=args.runs or (FULL if full else QUICK)["runs"],
         regression_runs=args.regression_runs or (FULL if full else QUICK)["regression_runs"],
@@ -155,10 +190,54 @@ def _settings(args: argparse.Namespace) -> Any:
         after_500=args.after,
         max_looks=args.max_looks,
         flagger_checks=args.flagger_checks,
+        plans=args.plans or (("live", "shadow") if full else ("live",)),
+        mirror=Mirror(noise_share=args.noise_share, extra_errors=args.mirror_errors),
     )
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from rollout.config import load_config
+    from rollout.simulate.planner import POWER, plan_rows
+
+    try:
+        config = load_config(args.plan)
+    except RolloutError as exc:
+        print(f"cannot plan: {exc}", file=sys.stderr)
+        return 1
+    rates = args.rates or _rates(QUICK["rates"])
+    found = {r.name: plan_rows(r, rates) for r in config.rollouts if r.plan.shadow is not None}
+    if args.json:
+        return print_json({n: [dataclasses.asdict(x) for x in rows] for n, rows in found.items()})
+    if not found:
+        print("no rollout in this config has a shadow phase (plan.shadow)")
+        return 0
+    header = ("rollout", "gate", "share", "baseline", "regression", f"{POWER:.0%} power at",
+              "test_requests", "power", *(f"min @ {r:g}/s" for r in rates))  # fmt: skip
+    cells = []
+    for name, rows in found.items():
+        for x in rows:
+            cells.append(
+                [name, x.gate, f"{x.share:.3%}", _pct(x.baseline), _pct(x.regression),
+                 "-" if x.needed is None else str(x.needed), str(x.configured or "-"),
+                 _pct(x.power), *(f"{x.minutes[r]:.0f}" if r in x.minutes else "-"
+                                  for r in rates)]
+            )  # fmt: skip
+    print_table(header, cells)
+    print(
+        "\nshare: the gate's part of regression_test.false_alarm; regression: twice the bound"
+        " over the baseline; calls on each side (candidate and noise arm), normal approximation;"
+        " minutes: until both sides have test_requests at the mirror's share and noise_share."
+    )
+    return 0
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.1%}"
+
+
 def _simulate(args: argparse.Namespace) -> int:
+    if args.plan:
+        return _plan(args)
     try:
         settings = _settings(args)
         from rollout.simulate.report import simulate
@@ -171,14 +250,20 @@ def _simulate(args: argparse.Namespace) -> int:
     except (RolloutError, ValueError) as exc:  # pydantic's ValidationError is a ValueError
         print(f"cannot simulate: {exc}", file=sys.stderr)
         return 1
+    from rollout.simulate.targets import targets
+
+    found = targets(rows, settings.plan)
     if args.json:
-        return print_json(_as_json(settings, rows))
+        return print_json(_as_json(settings, rows, found))
     print_table(HEADER, [_cells(r) for r in rows])
+    if found:
+        print()
+        print_table(TARGET_HEADER, [_target_cells(t) for t in found])
     print(_footer(settings, time.monotonic() - started))
     return 0
 
 
-def _as_json(settings: Any, rows: Sequence[Any]) -> dict[str, Any]:
+def _as_json(settings: Any, rows: Sequence[Any], found: Sequence[Any]) -> dict[str, Any]:
     from rollout.simulate.report import DETECT_WITHIN, MAX_FALSE_ROLLBACK, TARGET_SHARE
 
     plan = settings.plan
@@ -193,11 +278,13 @@ def _as_json(settings: Any, rows: Sequence[Any]) -> dict[str, Any]:
             "detect_share": TARGET_SHARE,
         },
         "rows": [r.as_dict() for r in rows],
+        "issue_targets": [dataclasses.asdict(t) for t in found],
     }
 
 
 HEADER = (
     "scenario",
+    "plan",
     "req/s",
     "rule",
     "runs",
@@ -210,13 +297,21 @@ HEADER = (
     "held",
     "promoted",
     "done",
+    "in shadow",
+    "shadow@rb",
+    "harm",
     "minutes",
 )
+TARGET_HEADER = ("target", "figure", "want", "ceiling / floor / budget", "result")
+
+
+def _target_cells(t: Any) -> list[str]:
+    return [t.name, t.figure, t.want, t.ceiling, "PASS" if t.met else "MISS"]
 
 
 def _cells(r: Any) -> list[str]:
     share = r.within_target / r.runs
-    if r.scenario == "aa":
+    if r.scenario.startswith("aa"):
         target = f"false rb {r.rolled_back / r.runs:.1%} (<= {r.rolled_back_upper95:.1%})"
     elif r.target_met is None:
         target = f"rb at bound {r.rolled_back / r.runs:.1%}"
@@ -224,8 +319,10 @@ def _cells(r: Any) -> list[str]:
         target = f"<=2 iv {share:.0%}"
     delay = "-" if r.median_delay is None else f"{r.median_delay:.1f}"
     at_rb = "-" if r.median_requests_at_rollback is None else f"{r.median_requests_at_rollback:.0f}"
+    at_shadow = r.median_shadow_at_rollback
     return [
         r.scenario,
+        r.plan,
         f"{r.rate:g}",
         r.rule,
         str(r.runs),
@@ -238,6 +335,9 @@ def _cells(r: Any) -> list[str]:
         str(r.held),
         str(r.promoted),
         str(r.completed),
+        str(r.rolled_back_in_shadow) if r.plan == "shadow" else "-",
+        "-" if at_shadow is None else f"{at_shadow:.0f}",
+        "-" if r.harm is None else f"{r.harm:.1f}",
         f"{r.median_minutes:.0f}",
     ]
 
@@ -252,7 +352,12 @@ def _footer(settings: Any, seconds: float) -> str:
         "\ndelay: median intervals from the 500th candidate request to the rollback (0: before"
         " it); req@rb: median candidate requests at the rollback; held: still ramping or"
         " holding at the horizon; promoted: left the first stage; minutes: median simulated"
-        " minutes per run."
+        " minutes per run; in shadow: rolled back in the shadow phase (no user saw it);"
+        " shadow@rb: median shadow requests then; harm: mean bad answers users received"
+        " because of the candidate (live requests x how much worse its rate is)."
+        f"\nshadow plan: {settings.mirror.share:.0%} of the baseline's requests mirrored,"
+        f" {settings.mirror.noise_share:.0%} of those with a noise call,"
+        f" mirror path errors +{settings.mirror.extra_errors:g}."
         f"\nplan: stages {', '.join(f'{s.percent:g}%' for s in plan.stages)},"
         f" interval {plan.evaluation_interval:g}s,"
         f" breach at {plan.confidence.rollback:g} for {plan.rollback_after} looks;"

@@ -50,6 +50,10 @@ class Shadow(Strict):
 
     duration: float = Field(default=600.0, ge=0.0)  # seconds
     min_requests: int = Field(default=100, ge=0)  # shadow calls the candidate answered
+    # The shadow phase's planned regression test (rollout/control/shadow_test.py) is made once
+    # both the candidate's shadow calls and the noise arm's second baseline calls number this
+    # many: about 90% power for errors +2 pp over 1% at the default share (docs/controller.md).
+    test_requests: PositiveInt = 2000
 
 
 class Confidence(Strict):
@@ -74,6 +78,16 @@ class RegressionTest(Strict):
 
     requests: PositiveInt = 500
     false_alarm: float = Field(default=0.01, gt=0.0, le=0.2)
+
+
+class GrossRegression(Strict):
+    """Roll back a candidate shown `error_rate_delta` worse than the baseline by a sequential
+    probability-ratio test over its live calls since the first stage began, at any look, without
+    waiting for min_sample (rollout/control/gross.py). `false_alarm` is its part of
+    `regression_test.false_alarm`."""
+
+    error_rate_delta: float = Field(default=0.10, gt=0.0, lt=1.0)
+    false_alarm: float = Field(default=0.001, gt=0.0, le=0.05)
 
 
 class RequireEval(Strict):
@@ -115,6 +129,9 @@ class Plan(Strict):
     # worse than the baseline? (rollout/control/regression_test.py). null: none, only breaches
     # roll back.
     regression_test: RegressionTest | None = RegressionTest()
+    # A candidate failing far more often than the baseline is rolled back within a few dozen
+    # calls, across stages (rollout/control/gross.py). null: off.
+    gross_regression: GrossRegression | None = GrossRegression()
     confidence: Confidence = Confidence()
     catastrophe: Catastrophe = Catastrophe()
     # A recorded passing eval of the candidate's version before the controller starts it.
@@ -138,6 +155,16 @@ class Plan(Strict):
         # Only the controller enforces it: a plan steered by hand would ignore it unseen.
         if self.require_eval is not None and not self.automatic:
             raise ValueError("require_eval is enforced by the controller: set automatic: true")
+        return self
+
+    @model_validator(mode="after")
+    def _gross_inside_the_budget(self) -> Plan:
+        test, gross = self.regression_test, self.gross_regression
+        if test is not None and gross is not None and gross.false_alarm >= test.false_alarm:
+            raise ValueError(
+                f"gross_regression.false_alarm ({gross.false_alarm:g}) is taken from"
+                f" regression_test.false_alarm ({test.false_alarm:g}): it must be smaller"
+            )
         return self
 
     @field_validator("stages", mode="before")

@@ -37,7 +37,16 @@ class StaleDecision(ChangeConflict):
 
 
 # The controller's fields in the state document; the proxy ignores them.
-CONTROLLER_FIELDS = ("phase", "stage", "since", "failures", "approvals", "awaiting", "tested")
+CONTROLLER_FIELDS = (
+    "phase",
+    "stage",
+    "since",
+    "failures",
+    "approvals",
+    "awaiting",
+    "tested",
+    "carried",
+)
 
 
 def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutState | None:
@@ -49,6 +58,7 @@ def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutStat
     failures = doc.get("failures", {})
     approvals = doc.get("approvals", [])
     tested = doc.get("tested", [])
+    carried = doc.get("carried", {})
     stage, since, awaiting = doc.get("stage", 0), doc.get("since", 0.0), doc.get("awaiting")
     if not isinstance(failures, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in failures.values()
@@ -58,6 +68,10 @@ def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutStat
         raise ValueError(f"approvals must be a list of keys, got {approvals!r}")
     if not isinstance(tested, list) or not all(isinstance(g, str) for g in tested):
         raise ValueError(f"tested must be a list of gates, got {tested!r}")
+    if not isinstance(carried, dict) or not all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in carried.values()
+    ):
+        raise ValueError(f"carried must map counts to whole numbers, got {carried!r}")
     if not isinstance(stage, int) or isinstance(stage, bool) or stage < 0:
         raise ValueError(f"stage must be a whole number >= 0, got {stage!r}")
     if not isinstance(since, int | float) or isinstance(since, bool):
@@ -74,6 +88,7 @@ def controller_state(doc: Mapping[str, Any] | None, version: str) -> RolloutStat
         approvals=frozenset(approvals),
         awaiting=awaiting,
         tested=frozenset(tested),
+        carried=dict(carried),
     )
 
 
@@ -88,6 +103,7 @@ def controller_fields(state: RolloutState) -> dict[str, Any]:
         "approvals": sorted(state.approvals),
         "awaiting": state.awaiting,
         "tested": sorted(state.tested),
+        "carried": dict(sorted(state.carried.items())),
     }
 
 

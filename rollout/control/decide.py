@@ -31,9 +31,14 @@ from typing import Literal
 
 from rollout.config.plan import Plan
 from rollout.control.approvals import EVAL_OVERRIDE, gate_approval, stage_approval
+from rollout.control.bake import bake_notes, bake_reference
+from rollout.control.breach import confirmatory
 from rollout.control.eval_requirement import may_start, override_note, start_note, waiting_reason
 from rollout.control.gates import GateResult, catastrophe, evaluate_gates
+from rollout.control.gross import add_window, gross_regression
+from rollout.control.minimums import unmet_minimums
 from rollout.control.regression_test import regression_tests, with_findings
+from rollout.control.shadow_test import SHADOW_KEY, shadow_tests, tested_in_shadow
 from rollout.control.snapshot import Snapshot, WindowSnapshot
 
 Phase = Literal[
@@ -58,7 +63,8 @@ Action = Literal[
 class RolloutState:
     """The controller's state of one rollout version. `since`: when the current phase or stage
     began. `failures`: consecutive failing looks per primary gate. `awaiting`: the approval key
-    waited for. `tested`: the gates whose first-stage regression test was made. Mappings are
+    waited for. `tested`: the gates whose planned regression test was made ("shadow:<gate>" in
+    the shadow phase). `carried`: live counts of the finished stages (gross.py). Mappings are
     never mutated: every change builds a new state."""
 
     version: str
@@ -70,6 +76,7 @@ class RolloutState:
     approvals: frozenset[str] = frozenset()
     awaiting: str | None = None
     tested: frozenset[str] = frozenset()
+    carried: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,17 +102,30 @@ def decide(plan: Plan, state: RolloutState, snap: WindowSnapshot, now: float) ->
     in_shadow = state.phase == "shadow" or (state.phase != "ramping" and state.weight <= 0.0)
     cand = snap.shadow if in_shadow else snap.candidate
     boom = catastrophe(cand, plan.catastrophe)
+    if not boom and not in_shadow:  # across stages, without waiting for min_sample
+        boom = gross_regression(plan, state.carried, snap)
     if boom:
         return _roll_back(state, now, (boom,), ())
-    # Shadow pairs are judged in the shadow phase; during the ramp, live traffic is.
-    results = evaluate_gates(
-        plan, snap.baseline, cand, (snap.noise, snap.shadow) if in_shadow else None
-    )
-    tests = () if in_shadow else regression_tests(plan, state, snap.baseline, cand)
+    # Shadow pairs are judged in the shadow phase; during the ramp, live traffic is. Mirrored
+    # calls are compared with the noise arm, baseline calls on the same path (shadow_test.py).
+    if in_shadow:
+        pairs, ref = (snap.noise, snap.shadow), snap.noise
+        tests = shadow_tests(plan, state, snap.noise, cand)
+        made = {SHADOW_KEY + t.gate for t in tests}
+    else:
+        pairs, ref = None, snap.baseline
+        if state.phase == "baking" and snap.baseline.requests == 0:  # bake.py
+            ref = bake_reference(state.carried)
+        tests = regression_tests(plan, state, snap.baseline, cand)
+        made = {t.gate for t in tests}
+    results = confirmatory(plan, evaluate_gates(plan, ref, cand, pairs), cand.requests, in_shadow)
     if tests:
         results = with_findings(results, tests)
-        state = replace(state, tested=state.tested | {t.gate for t in tests})
+        state = replace(state, tested=state.tested | made)
     decision = _judge(plan, state, snap, cand, results, now, {t.gate for t in tests if t.worse})
+    if decision.action == "promote" and not in_shadow:  # the stage's evidence goes on
+        carried = add_window(state.carried, snap)
+        decision = replace(decision, state=replace(decision.state, carried=carried))
     # Tests that found nothing are said too (after what was decided): they were made once.
     passed = tuple(t.reason for t in tests if not t.worse)
     return replace(decision, reasons=(*decision.reasons, *passed)) if passed else decision
@@ -249,27 +269,6 @@ def _secondary_failure(state: RolloutState, results: tuple[GateResult, ...]) -> 
     return None
 
 
-def _unmet(plan: Plan, state: RolloutState, snap: WindowSnapshot, cand: Snapshot, now: float):
-    """The stage's (or shadow's) minimums not met yet, as reasons."""
-    elapsed = now - state.since
-    if state.phase == "shadow" and plan.shadow is not None:
-        duration, requests, subjects = plan.shadow.duration, plan.shadow.min_requests, None
-    else:
-        needs = plan.needs(state.stage)
-        duration, requests, subjects = needs.min_duration, needs.min_requests, needs.min_subjects
-        if state.phase == "baking":
-            duration = plan.bake_time
-    unmet = []
-    if elapsed < duration:
-        unmet.append(f"{elapsed:.0f}s of {duration:.0f}s elapsed")
-    if cand.requests < requests:
-        unmet.append(f"{cand.requests} of {requests} candidate requests")
-    if subjects is not None and (snap.subjects is None or snap.subjects < subjects):
-        seen = "unknown" if snap.subjects is None else snap.subjects
-        unmet.append(f"{seen} of {subjects} candidate subjects")
-    return unmet
-
-
 def _progress(
     plan: Plan,
     state: RolloutState,
@@ -286,6 +285,9 @@ def _progress(
         if r.klass == "secondary" and gate_approval(r.gate) in state.approvals
     }
     blocking = [r for r in results if r.gate not in accepted]
+    if state.phase == "shadow":  # its test found them no worse; the first stage judges them
+        settled = tested_in_shadow(state)
+        blocking = [r for r in blocking if r.gate not in settled or r.verdict == "fail"]
     failed = _secondary_failure(state, results)
     if failed is not None:
         return failed
@@ -299,12 +301,13 @@ def _progress(
         for r in blocking
         if r.verdict == "fail"
     )
-    unmet = _unmet(plan, state, snap, cand, now)
+    unmet = unmet_minimums(plan, state, snap, cand, now)
     if state.phase == "baking":
         if unmet or failing:
             return Decision("hold", (*notes, *failing, *unmet), results, state)
         done = replace(state, phase="complete", since=now, failures={})
-        return Decision("complete", (*notes, "baked at 100%"), results, done)
+        baked = ("baked at 100%", *bake_notes(state.carried, results, snap.baseline.requests > 0))
+        return Decision("complete", (*notes, *baked), results, done)
     waiting_on = tuple(
         f"{r.gate} {r.verdict}: {r.reason}"
         for r in blocking

@@ -12,7 +12,7 @@ Cost needs a spread as well as a mean, and the windows keep only sums; the per-b
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rollout.control.windows import merge_fields
@@ -67,7 +67,8 @@ class Snapshot:
 @dataclass(frozen=True, slots=True)
 class WindowSnapshot:
     """The arms a decision compares. `shadow`: the candidate's mirrored calls and its pairs;
-    `noise`: the pairs of the live answer with a second baseline call. `subjects`: distinct
+    `noise`: the second baseline calls on the mirror path and their pairs with the live answer
+    (`noise_snapshot`). `subjects`: distinct
     candidate subjects since the stage began, counted apart from the windows
     (rollout/control/subject_counts.py); None when not counted (the stage asks for none).
     `evidence`: the recorded eval of the candidate's version (rollout/control/eval_evidence.py),
@@ -148,6 +149,13 @@ def window_snapshot(
         baseline=snap("baseline", "live"),
         candidate=snap("candidate", "live"),
         shadow=snap("candidate", "shadow"),
-        noise=snap("baseline", "noise"),
+        noise=noise_snapshot(snap("baseline", "shadow"), snap("baseline", "noise")),
         subjects=subjects,
     )
+
+
+def noise_snapshot(calls: Snapshot, pairs: Snapshot) -> Snapshot:
+    """The noise arm: the second baseline calls' outcomes, recorded as "baseline:shadow" (the
+    call is a shadow exchange of the baseline arm), with the noise pairs' counts, recorded as
+    "baseline:noise". The shadow phase judges the candidate's mirrored calls against these."""
+    return replace(calls, pairs=pairs.pairs, disagree=pairs.disagree)

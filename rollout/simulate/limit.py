@@ -14,6 +14,7 @@ its ceiling cannot be met by any rule that also keeps A/A false rollbacks within
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 
 from rollout.simulate.streams import ArmModel, Scenario
 from rollout.stats.gate_stats import log_choose
@@ -46,3 +47,18 @@ def binomial_pmf(n: int, p: float) -> list[float]:
     """P(X = k) for k = 0..n, X ~ Binomial(n, p), 0 < p < 1."""
     log_p, log_q = math.log(p), math.log1p(-p)
     return [math.exp(log_choose(n, k) + k * log_p + (n - k) * log_q) for k in range(n + 1)]
+
+
+def two_sample_requests(p0: float, p1: float, share: float, power: float = 0.95) -> int:
+    """Requests on each side for a one-sided test of p1 against a reference arm of equal size
+    (the noise arm) to have `power` at `share` (normal approximation): the floor of a test
+    against the noise arm, where the known-baseline floor is `requests_for_power`."""
+    z = NormalDist().inv_cdf
+    spread = p0 * (1 - p0) + p1 * (1 - p1)
+    return math.ceil((z(1 - share) + z(power)) ** 2 * spread / (p1 - p0) ** 2)
+
+
+def two_sample_power(p0: float, p1: float, n: int, share: float) -> float:
+    """The power of that test with `n` requests on each side (normal approximation)."""
+    spread = math.sqrt((p0 * (1 - p0) + p1 * (1 - p1)) / n)
+    return NormalDist().cdf((p1 - p0) / spread - NormalDist().inv_cdf(1 - share))

@@ -9,6 +9,12 @@ stage (the state's `since` moves) starts a new window, as the controller reads t
 `since`. Approvals before stages are granted at once (nobody waits in a simulation); a failing
 secondary gate stops the run as "awaiting_approval".
 
+With a shadow phase in the plan, the run starts there: the candidate serves nobody, a share of
+the baseline's requests is mirrored to it (and to a second baseline call, the noise arm) as
+`Mirror` says, and the windows hold the "candidate:shadow" and "baseline:shadow" roles beside
+the live ones. What users received is counted apart (`candidate_requests`: live calls only), so
+the report can say how many bad answers reached users before a rollback (the harm).
+
 Each run stops when it completes, rolls back, waits for a person, or reaches its horizon
 (`max_looks`; for all but A/A also `after_500` looks after the candidate's 500th request).
 """
@@ -26,37 +32,46 @@ from rollout.control.decide import TERMINAL, RolloutState, decide, stage_approva
 from rollout.control.snapshot import Snapshot, WindowSnapshot, arm_snapshot
 from rollout.errors import SimulationError
 from rollout.simulate.flagger import FlaggerRule
-from rollout.simulate.streams import BUCKET_SECONDS, Stream
+from rollout.simulate.streams import BUCKET_SECONDS, Mirror, Stream
 
 Outcome = Literal["complete", "rolled_back", "awaiting_approval", "stalled"]
 DETECT_AT = 500  # candidate requests: the targets count intervals from here
-_LIVE = ("baseline", "candidate")  # the simulation has no shadow traffic
+# WindowSnapshot field -> the "{arm}:{role}" prefix of its window fields
+_ROLES = {
+    "baseline": "baseline:live",
+    "candidate": "candidate:live",
+    "shadow": "candidate:shadow",
+    "noise": "baseline:shadow",  # the noise calls' outcomes (snapshot.noise_snapshot)
+}
 
 
 class Window:
     """The buckets of one stage, merged as they arrive. `snapshot()` equals
     `window_snapshot(buckets)` for the same buckets, without re-adding them on every look. Each
-    arm's fields are kept apart: `arm_snapshot` reads only its own prefix, and scans fewer keys."""
+    arm and role's fields are kept apart: `arm_snapshot` reads only its own prefix, and scans
+    fewer keys."""
 
     def __init__(self) -> None:
-        self._merged: dict[str, dict[str, float]] = {a: defaultdict(float) for a in _LIVE}
-        self._batches: dict[str, list[tuple[int, float]]] = {a: [] for a in _LIVE}
+        self._merged: dict[str, dict[str, float]] = {p: defaultdict(float) for p in _ROLES.values()}
+        self._batches: dict[str, list[tuple[int, float]]] = {p: [] for p in _ROLES.values()}
 
     def add(self, buckets: Sequence[dict[str, float]]) -> Window:
         for fields in buckets:
             for name, value in fields.items():
-                self._merged[name.split(":", 1)[0]][name] += value
-            for arm, batches in self._batches.items():
-                priced = round(fields.get(f"{arm}:live:priced", 0.0))
+                arm, role, _ = name.split(":", 2)
+                self._merged[f"{arm}:{role}"][name] += value
+            for prefix, batches in self._batches.items():
+                priced = round(fields.get(f"{prefix}:priced", 0.0))
                 if priced > 0:  # an empty bucket is no batch (as in window_snapshot)
-                    batches.append((priced, fields[f"{arm}:live:cost_usd"]))
+                    batches.append((priced, fields[f"{prefix}:cost_usd"]))
         return self
 
     def snapshot(self) -> WindowSnapshot:
-        def live(arm: str) -> Snapshot:
-            return arm_snapshot(self._merged[arm], arm, "live", tuple(self._batches[arm]))
+        def one(prefix: str) -> Snapshot:
+            arm, role = prefix.split(":")
+            return arm_snapshot(self._merged[prefix], arm, role, tuple(self._batches[prefix]))
 
-        return WindowSnapshot(baseline=live("baseline"), candidate=live("candidate"))
+        return WindowSnapshot(**{name: one(prefix) for name, prefix in _ROLES.items()})
 
 
 class Feed:
@@ -70,15 +85,22 @@ class Feed:
             )
         self.cursor, self.per_look = stream.cursor(), int(buckets)
         self.index = 0
-        self.candidate_requests = 0
+        self.candidate_requests = 0  # live: served to users
+        self.shadow_requests = 0  # mirrored: served to nobody
         self.reached_at: float | None = None  # when the candidate's 500th request was seen
 
-    def next_interval(self, weight: float) -> list[dict[str, float]]:
+    def next_interval(self, weight: float, mirror: Mirror | None = None) -> list[dict[str, float]]:
         out = []
         for _ in range(self.per_look):
-            fields = self.cursor.next_bucket(weight)
+            # (a scripted cursor in the tests takes the weight alone)
+            fields = (
+                self.cursor.next_bucket(weight, mirror)
+                if mirror
+                else self.cursor.next_bucket(weight)
+            )
             self.index += 1
             self.candidate_requests += round(fields.get("candidate:live:requests", 0.0))
+            self.shadow_requests += round(fields.get("candidate:shadow:requests", 0.0))
             if self.reached_at is None and self.candidate_requests >= DETECT_AT:
                 self.reached_at = float(self.index * BUCKET_SECONDS)
             out.append(fields)
@@ -93,7 +115,9 @@ class RunResult:
     stage: float  # the last stage's percent
     reached_at: float | None  # when the candidate reached DETECT_AT requests
     reason: str
-    candidate_requests: int  # over the whole run
+    candidate_requests: int  # live, over the whole run: what users received
+    shadow_requests: int = 0  # mirrored to the candidate, over the whole run
+    in_shadow: bool = False  # it ended in the shadow phase: no user saw the candidate
 
     def delay(self, interval: float) -> float | None:
         """Evaluation intervals from the 500th candidate request to the rollback (<= 0: before
@@ -124,15 +148,20 @@ def _stopped(decision_phase: str) -> Outcome | None:
     return None
 
 
-def replay_decide(plan: Plan, stream: Stream, horizon: Horizon) -> RunResult:
-    """One ramp judged by the controller's decide()."""
+def replay_decide(
+    plan: Plan, stream: Stream, horizon: Horizon, mirror: Mirror | None = None
+) -> RunResult:
+    """One ramp judged by the controller's decide(); with a shadow phase in the plan, mirrored
+    as `mirror` says (default: 10% of the baseline's requests, every one with a noise call)."""
     interval = plan.evaluation_interval
     every_stage = frozenset(stage_approval(s.percent) for s in plan.stages)
     state = RolloutState(version="sim", approvals=every_stage)
-    state = decide(plan, state, WindowSnapshot(), 0.0).state  # pending -> the first stage
+    state = decide(plan, state, WindowSnapshot(), 0.0).state  # pending -> shadow or stage 0
     feed, window, now, looks = Feed(stream, interval), Window(), 0.0, 0
+    mirror = mirror or Mirror()
     while True:
-        window.add(feed.next_interval(state.weight))
+        shadowing = state.phase == "shadow"
+        window.add(feed.next_interval(state.weight, mirror if shadowing else None))
         now += interval
         decision = decide(plan, state, window.snapshot(), now)
         looks += 1
@@ -146,9 +175,18 @@ def replay_decide(plan: Plan, stream: Stream, horizon: Horizon) -> RunResult:
         if outcome is None and horizon.over(looks, feed, now, interval):
             outcome = "stalled"
         if outcome is not None:
-            stage = plan.stages[state.stage].percent
+            # a run stopped in shadow is at no stage: 0, not the first stage's percent
+            stage = 0.0 if shadowing else plan.stages[state.stage].percent
             return RunResult(
-                outcome, now, looks, stage, feed.reached_at, reason, feed.candidate_requests
+                outcome,
+                now,
+                looks,
+                stage,
+                feed.reached_at,
+                reason,
+                feed.candidate_requests,
+                feed.shadow_requests,
+                shadowing,
             )
 
 

@@ -9,6 +9,15 @@ reads them back through the controller's own `arm_snapshot` and judges them with
 The model of one arm (`ArmModel`): requests arrive as a Poisson process at the arm's share of
 the traffic; each fails, is refused or succeeds (multinomial); every request has a log-normal
 duration; each success is priced, with a log-normal cost. Regressions scale or shift these.
+A bursty arm (`burst` > 0) draws each bucket's error and refusal rates around the model's from
+a gamma law of mean 1 and variance `burst`, independently per arm: errors cluster in time, and
+since assignment is per subject, each arm's subjects bring their own bad spells.
+
+The shadow phase (weight 0, `Mirror`): a share of the baseline's requests is sent again to the
+candidate ("candidate:shadow:*") and, on the noise sample, to the baseline a second time
+("baseline:shadow:*", as the proxy records a shadow exchange of the baseline arm), both
+through the mirror path, which may add errors of its own (its own timeout, queueing, drops)
+that the live path does not have.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ from rollout.stats.histogram import GAMMA, LogHistogram, representative
 BUCKET_SECONDS = 10  # as the proxy's windows (rollout/control/windows.py)
 _INV_LOG_GAMMA = 1.0 / math.log(GAMMA)
 _ARMS = {"baseline": 0, "candidate": 1}
+_SHADOW_ROLES = {"shadow": 2, "noise": 3}  # their own generators: live draws stay the same
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +47,7 @@ class ArmModel:
     latency_sigma: float = 0.5
     cost_median: float = 0.0015  # USD per call
     cost_sigma: float = 0.6
+    burst: float = 0.0  # variance of a bucket's rate multiplier (0: plain multinomial)
 
     def quantile(self, q: float) -> float:
         """The true q-quantile of the duration."""
@@ -77,6 +88,12 @@ def _scenarios(base: ArmModel) -> dict[str, Scenario]:
         s.name: s
         for s in (
             Scenario("aa", base, "aa", "candidate = baseline"),
+            Scenario(
+                "aa-bursty",
+                replace(base, burst=1.0),
+                "aa",
+                "candidate = baseline, both arms' error and refusal rates over-dispersed",
+            ),
             Scenario("errors+2pp", errors(2), "regression", "error rate +2 pp"),
             Scenario(
                 "refusals+3pp",
@@ -113,19 +130,32 @@ def _histogram(durations: np.ndarray) -> LogHistogram:
     return hist
 
 
-def arm_bucket(model: ArmModel, rate: float, rng: np.random.Generator, arm: str) -> dict:
-    """One bucket of one arm receiving `rate` requests/s: its window fields."""
+def arm_bucket(
+    model: ArmModel,
+    rate: float,
+    rng: np.random.Generator,
+    arm: str,
+    role: str = "live",
+    extra_errors: float = 0.0,
+) -> dict:
+    """One bucket of one arm receiving `rate` requests/s: its window fields. `extra_errors`:
+    the path's own failures on top of the model's (the mirror path's, for shadow roles)."""
     requests = int(rng.poisson(rate * BUCKET_SECONDS)) if rate > 0 else 0
     if requests == 0:
         return {}
-    ok_rate = max(0.0, 1.0 - model.error_rate - model.refusal_rate)
-    errors, refusals, ok = rng.multinomial(
-        requests, [model.error_rate, model.refusal_rate, ok_rate]
-    ).tolist()
+    error_rate, refusal_rate = model.error_rate, model.refusal_rate
+    if model.burst > 0:
+        shape = 1.0 / model.burst
+        error_rate *= float(rng.gamma(shape, model.burst))
+        refusal_rate *= float(rng.gamma(shape, model.burst))
+    error_rate = min(1.0, error_rate + extra_errors)
+    refusal_rate = min(1.0 - error_rate, refusal_rate)
+    ok_rate = max(0.0, 1.0 - error_rate - refusal_rate)
+    errors, refusals, ok = rng.multinomial(requests, [error_rate, refusal_rate, ok_rate]).tolist()
     durations = rng.lognormal(math.log(model.latency_median), model.latency_sigma, requests)
     priced = refusals + ok  # a refused call still used (and paid for) tokens
     cost = float(rng.lognormal(math.log(model.cost_median), model.cost_sigma, priced).sum())
-    prefix = f"{arm}:live"
+    prefix = f"{arm}:{role}"
     fields: dict[str, float] = {
         f"{prefix}:requests": requests,
         f"{prefix}:errors": errors,
@@ -136,6 +166,17 @@ def arm_bucket(model: ArmModel, rate: float, rng: np.random.Generator, arm: str)
     }
     fields.update(_histogram(durations).to_fields(f"{prefix}:duration"))
     return fields
+
+
+@dataclass(frozen=True, slots=True)
+class Mirror:
+    """The shadow phase's traffic: `share` of the baseline's requests mirrored to the candidate,
+    `noise_share` of those also sent to the baseline again; `extra_errors` fail on the mirror
+    path itself (0: the path is as healthy as the live one)."""
+
+    share: float = 0.1
+    noise_share: float = 1.0
+    extra_errors: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,9 +199,19 @@ class Cursor:
         self.stream = stream
         self._rngs = {arm: np.random.default_rng([*stream.seed, i]) for arm, i in _ARMS.items()}
 
-    def next_bucket(self, weight: float) -> dict[str, float]:
-        """The next bucket's fields with the candidate at `weight` (a fraction) of the traffic."""
+    def next_bucket(self, weight: float, mirror: Mirror | None = None) -> dict[str, float]:
+        """The next bucket's fields with the candidate at `weight` (a fraction) of the traffic,
+        and with `mirror`, the shadow calls of the baseline's requests."""
         s, rngs = self.stream, self._rngs
         fields = arm_bucket(s.baseline, s.rate * (1.0 - weight), rngs["baseline"], "baseline")
         fields.update(arm_bucket(s.candidate, s.rate * weight, rngs["candidate"], "candidate"))
+        if mirror is not None and mirror.share > 0:
+            if "shadow" not in rngs:
+                for role, i in _SHADOW_ROLES.items():
+                    rngs[role] = np.random.default_rng([*s.seed, i])
+            mirrored, extra = s.rate * (1.0 - weight) * mirror.share, mirror.extra_errors
+            shadow = arm_bucket(s.candidate, mirrored, rngs["shadow"], "candidate", "shadow", extra)
+            noise = mirrored * mirror.noise_share
+            fields.update(shadow)
+            fields.update(arm_bucket(s.baseline, noise, rngs["noise"], "baseline", "shadow", extra))
         return fields

@@ -38,10 +38,12 @@ STAGES = (10, 50, 100)
 
 def plan(stages: str = str(list(STAGES))) -> str:
     """An automatic plan's fields in YAML flow style, with `stages` (a YAML flow list). Short
-    stages: every look is 1 s apart and a stage needs 2 s and 40 candidate calls."""
+    stages: every look is 1 s apart and a stage needs 2 s and 40 candidate calls; the first
+    stage's regression test is made at 40 (it holds the stage until made)."""
     return (
         f"automatic: true, stages: {stages}, min_duration: 2, min_requests: 40,"
-        " evaluation_interval: 1, bake_time: 2, rollback_after: 2"
+        " evaluation_interval: 1, bake_time: 2, rollback_after: 2,"
+        " regression_test: {requests: 40}"
     )
 
 
@@ -49,7 +51,7 @@ PLAN = plan()
 # Every baseline call mirrored (half with a second baseline call for the noise), 2 s and 40
 # shadow calls of shadow phase before the ramp.
 SHADOW = "\n    shadow: {share: 1, per: request, noise_share: 0.5, max_cpu: 1}"
-SHADOW_PHASE = "{duration: 2, min_requests: 40}"
+SHADOW_PHASE = "{duration: 2, min_requests: 40, test_requests: 40}"
 ERRORS = "{metric: error_rate, max_delta_to_baseline: 0.1, min_sample: 40}"
 REFUSALS = "{metric: refusal_rate, max_delta_to_baseline: 0.1, min_sample: 40, class: %s}"
 
@@ -118,6 +120,8 @@ SHADOWED = Case(
     " {metric: disagreement_refusal, max_delta_to_baseline: 0.1, min_sample: 40}]",
     shadow=True,
 )
+# Half its calls failing, caught on the mirrored calls against the noise arm before the ramp.
+SHADOW_ERRORS = Case("shadowerrors", f"[{ERRORS}]", {"error_rate": 0.5}, shadow=True)
 HANDOVER = Case("handover", f"[{ERRORS}]")
 PRICES = "ask-cost: {input: 1.0, output: 2.0}, cand-cost: {input: 10.0, output: 20.0}"
 

@@ -37,7 +37,11 @@ ERROR_GATE = GateResult(
 )
 
 
-TESTED = replace(RAMP_1, tested=frozenset({"error_rate", "latency_p95"}))
+TESTED = replace(
+    RAMP_1,
+    tested=frozenset({"error_rate", "shadow:latency_p95"}),
+    carried={"requests": 600, "errors": 7, "baseline_requests": 59000, "baseline_errors": 590},
+)
 
 
 def promote(state: RolloutState) -> Decision:
@@ -149,6 +153,8 @@ async def test_what_counts_as_a_change(store: Store, change: dict, written: bool
         {"awaiting": 50},
         {"tested": "error_rate"},
         {"tested": [1]},
+        {"carried": {"requests": -1}},
+        {"carried": [600]},
         {"weight": 5},  # a percent where a fraction belongs
     ],
 )

@@ -33,8 +33,10 @@ PLAN_FIELDS = {
 PLAN = Plan(
     **PLAN_FIELDS,
     # Breaches only: these tests count failing looks in a row. The first stage's regression
-    # test, which would fail a 10%-error candidate at its first look, has its own test below.
+    # test and the gross-regression rule, which would fail a 10%-error candidate against a
+    # baseline without errors at its first look, have their own tests.
     regression_test=None,
+    gross_regression=None,
 )
 ROLLOUT = Rollout.model_validate({"name": "summarise", "candidate": {"model": "m2"}, "plan": PLAN})
 KEY = state_key(ROLLOUT.name)
@@ -134,7 +136,7 @@ async def test_the_first_stages_regression_test_rolls_back_at_its_one_look(store
     entry = (await store.audit.read(ROLLOUT.name))[-1]
     assert entry["reason"].startswith(
         "error_rate: regression test at 1000 candidate requests: error_rate worse than the"
-        " baseline (errors: candidate 20/1000, baseline 0/1000; p = 8.7e-07 <= 0.0033"
+        " baseline (errors: candidate 20/1000, baseline 0/1000; p = 8.7e-07 <= 0.0036"
     )
     gate = next(g for g in entry["gates"] if g["gate"] == "error_rate")
     assert gate["verdict"] == "fail" and gate["rollback_interval"]["low"] < 0.01
@@ -374,6 +376,7 @@ rollouts:
       evaluation_interval: 10
       bake_time: 10
       regression_test: null
+      gross_regression: null
 """
 
 

@@ -28,13 +28,19 @@ def _arm(errors: int = 10, refusals: int = 0, n: int = 5000, seed: int = 1) -> S
 
 
 BASE = _arm(seed=1)
-GOOD = WindowSnapshot(baseline=BASE, candidate=_arm(seed=2), shadow=_arm(seed=3))
+GOOD = WindowSnapshot(
+    baseline=BASE, candidate=_arm(seed=2), shadow=_arm(seed=3), noise=_arm(seed=4)
+)
 ERRORS = WindowSnapshot(baseline=BASE, candidate=_arm(errors=250, seed=2))
 REFUSALS = WindowSnapshot(baseline=BASE, candidate=_arm(refusals=400, seed=2))
 CATASTROPHE = WindowSnapshot(baseline=BASE, candidate=Snapshot(requests=5, errors=5))
 EMPTY = WindowSnapshot()
 
-PLAN = Plan(min_duration=60, min_requests=100, bake_time=120, approve_before=[50])
+# The gross-regression rule is off here: ERRORS (5% against 0.2%) would be rolled back by it at
+# once, and these rows are about breaches counted look by look. It has its own tests below.
+PLAN = Plan(
+    min_duration=60, min_requests=100, bake_time=120, approve_before=[50], gross_regression=None
+)
 SHADOW_PLAN = Plan(shadow=Shadow(duration=30, min_requests=100))
 EDITED = Plan(stages=[5, 50, 100], min_duration=60, min_requests=100)
 
@@ -507,3 +513,220 @@ def test_while_paused_a_secondary_gates_regression_test_waits_for_the_resume() -
     resumed = replace(paused.state, phase="ramping")
     after = decide(TEST_PLAN, resumed, MORE_REFUSALS, 160)
     assert (after.action, after.state.awaiting) == ("await_approval", "gate:refusal_rate")
+
+
+# The shadow phase (rollout/control/shadow_test.py): mirrored calls against the noise arm, a
+# second baseline call on the same path, and a planned test once both have test_requests calls.
+SHADOW_TEST_PLAN = Plan(
+    shadow=Shadow(duration=30, min_requests=100, test_requests=2000), rollback_after=1
+)
+SICK_PATH = _arm(errors=200, n=5000, seed=5)  # 4%: the mirror path's own failures on 1%
+
+
+def _shadow_look(shadow: Snapshot, noise: Snapshot, plan: Plan = SHADOW_TEST_PLAN) -> Decision:
+    snap = WindowSnapshot(baseline=BASE, shadow=shadow, noise=noise)
+    return decide(plan, _at("shadow", weight=0.0), snap, 100)
+
+
+@pytest.mark.parametrize(
+    ("shadow", "noise", "action", "reason"),
+    [
+        # a good candidate on a mirror path failing 3 points more: as bad as the noise arm on
+        # the same path, so no rollback (against the live baseline it was rolled back)
+        (_arm(errors=200, n=5000, seed=6), SICK_PATH, "promote", "every gate passed"),
+        # worse than the noise arm by 3 points, past +1 pp: the test rolls back at one look
+        (
+            _arm(errors=350, n=5000, seed=6),
+            SICK_PATH,
+            "roll_back",
+            "error_rate: shadow test at 5000 shadow requests against 5000 of the noise arm",
+        ),
+        # the noise arm too small for the test: the phase holds, it does not skip it
+        (
+            _arm(seed=6),
+            _arm(n=500, seed=4),
+            "hold",
+            "shadow test waits for 2000 calls on each side: candidate 5000, noise arm 500",
+        ),
+    ],
+    ids=["sick path", "worse", "small noise"],
+)
+def test_shadow_is_judged_against_the_noise_arm_by_a_planned_test(
+    shadow: Snapshot, noise: Snapshot, action: str, reason: str
+) -> None:
+    decision = _shadow_look(shadow, noise)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+def test_the_shadow_test_is_made_once_and_replaces_the_first_stages() -> None:
+    decision = _shadow_look(_arm(errors=60, n=5000, seed=6), SICK_PATH)
+    tested = decision.state.tested
+    assert {"shadow:error_rate", "shadow:latency_p95", "shadow:refusal_rate"} <= set(tested)
+    # in the first stage the same gates are not tested again (nor waited for): +2 pp on 500
+    # live requests, which the stage's test would roll back at once, is left to the breaches
+    ramping = _at("ramping", tested=tested)
+    worse = decide(SHADOW_TEST_PLAN, ramping, WORSE, 600)
+    assert worse.action == "hold" and worse.state.tested == tested, worse.reasons
+    assert not any("regression test" in r for r in worse.reasons)
+    from rollout.control.regression_test import gate_alpha
+
+    # the budget less the gross-regression rule's part, by need over the three default gates
+    # (errors 2, p95 1, refusals 2 parts): the same share with a shadow phase or without
+    assert gate_alpha(SHADOW_TEST_PLAN) == pytest.approx(0.009 * 2 / 5)
+    no_gross = PLAN.model_copy(update={"gross_regression": None})
+    assert gate_alpha(no_gross) == pytest.approx(0.01 * 2 / 5)
+
+
+# The gross-regression rule (rollout/control/gross.py): Wald's test of "as good as the baseline"
+# against "10 points worse" over every live call since the first stage, across stages.
+GROSS_PLAN = Plan(min_duration=60, min_requests=100, regression_test=None)
+BASE_1 = _arm(errors=100, n=10000, seed=1)  # 1%
+
+
+def _few(errors: int, n: int) -> WindowSnapshot:
+    return WindowSnapshot(baseline=BASE_1, candidate=_arm(errors=errors, n=n, seed=2))
+
+
+@pytest.mark.parametrize(
+    ("state", "snap", "action", "reason"),
+    [
+        # 6 failures in 30 calls: far below min_sample (100), rolled back at this look
+        (_at("ramping"), _few(6, 30), "roll_back", "gross regression: errors 6/30"),
+        # a new stage's window with 10 calls, but 30 carried from the stage before
+        (
+            _at(
+                "ramping",
+                1,
+                carried={
+                    "requests": 30,
+                    "errors": 5,
+                    "baseline_requests": 3000,
+                    "baseline_errors": 30,
+                },
+            ),
+            _few(1, 10),
+            "roll_back",
+            "gross regression: errors 6/40",
+        ),
+        # at its bound (+1 pp): the evidence leans to "as good", no rollback
+        (_at("ramping"), _few(20, 1000), "hold", "error_rate"),
+        # twice its bound (+2 pp) is the planned test's and the breaches' to find, not this
+        (_at("ramping"), _few(30, 1000), "hold", "error_rate"),
+    ],
+    ids=["few calls", "carried", "at bound", "+2 pp"],
+)
+def test_a_gross_regression_rolls_back_without_waiting_for_min_sample(
+    state: RolloutState, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(GROSS_PLAN, state, snap, 30)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+def test_a_promotion_carries_the_stages_live_counts() -> None:
+    decision = decide(GROSS_PLAN, _at("ramping", carried={"requests": 5}), GOOD, 600)
+    assert decision.action == "promote"
+    assert decision.state.carried == {
+        "requests": 5005,
+        "errors": 10,
+        "refusals": 0,
+        "baseline_requests": 5000,
+        "baseline_errors": 10,
+        "baseline_refusals": 0,
+    }
+
+
+# Nothing skips the first stage's regression test: its minimums met and every gate passing
+# before the test's 500 requests, the stage holds (it was promoted untested).
+LOOSE = [{"metric": "error_rate", "max_delta_to_baseline": 0.05}]
+EARLY = Plan(min_duration=60, min_requests=100, gates=LOOSE)  # type: ignore[arg-type]
+SMALL = WindowSnapshot(baseline=BASE, candidate=_arm(errors=1, n=300, seed=2))
+
+
+@pytest.mark.parametrize(
+    ("plan", "state", "snap", "action", "reason"),
+    [
+        (EARLY, _at("ramping"), SMALL, "hold", "regression test at 500 candidate requests: 300"),
+        # made: the stage goes on
+        (EARLY, _at("ramping", tested=frozenset({"error_rate"})), SMALL, "promote", "every"),
+        # past the first stage there is no test to wait for
+        (EARLY, _at("ramping", 1, weight=0.05), SMALL, "promote", "every gate passed"),
+        (
+            Plan(min_duration=60, min_requests=100, gates=LOOSE, regression_test=None),  # type: ignore[arg-type]
+            _at("ramping"),
+            SMALL,
+            "promote",
+            "every gate passed",
+        ),
+    ],
+    ids=["before the test", "tested", "stage 2", "no test"],
+)
+def test_the_first_stage_holds_until_its_regression_test_is_made(
+    plan: Plan, state: RolloutState, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(plan, state, snap, 600)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+# The bake at 100%: no live baseline is left, so gates relative to it are judged against the
+# earlier stages' (the carried counts), and the audit names each primary gate without data.
+EARLIER = {"requests": 2000, "errors": 20, "baseline_requests": 50000, "baseline_errors": 500}
+AT_100 = WindowSnapshot(candidate=_arm(errors=10, n=5000, seed=2))
+WORSE_AT_100 = WindowSnapshot(candidate=_arm(errors=400, n=5000, seed=2))  # 8% against 1%
+BAKE_PLAN = Plan(min_duration=60, min_requests=100, bake_time=120, gross_regression=None)
+
+
+@pytest.mark.parametrize(
+    ("snap", "action", "reasons"),
+    [
+        (
+            AT_100,
+            "complete",
+            (
+                "baked at 100%",
+                "bake judged against the earlier stages' baseline (50000 requests)",
+                "latency_p95: no data during the bake (baseline has 0 samples, needs 100);"
+                " judged before 100% only",
+            ),
+        ),
+        # worse than the earlier stages' baseline: the bake does not complete
+        (WORSE_AT_100, "hold", ("error_rate failed 1 of 2 looks",)),
+    ],
+    ids=["complete, saying so", "worse"],
+)
+def test_the_bake_is_judged_against_the_earlier_stages_baseline(
+    snap: WindowSnapshot, action: str, reasons: tuple[str, ...]
+) -> None:
+    state = _at("baking", 4, carried=EARLIER)
+    decision = decide(BAKE_PLAN, state, snap, 200)
+    assert decision.action == action, decision.reasons
+    for reason in reasons:
+        assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+
+
+# Breaches inside the budget (rollout/control/breach.py): below the planned test's size a
+# relative gate's breach is not counted; the planned tests and the gross rule judge there.
+ONE_LOOK = Plan(min_duration=60, min_requests=100, rollback_after=1)
+FEW_BAD = WindowSnapshot(baseline=BASE_1, candidate=_arm(errors=9, n=150, seed=2))  # 6% of 150
+MANY_BAD = WindowSnapshot(baseline=BASE_1, candidate=_arm(errors=30, n=600, seed=2))  # 5% of 600
+
+
+@pytest.mark.parametrize(
+    ("plan", "snap", "action", "reason"),
+    [
+        (ONE_LOOK, FEW_BAD, "hold", "error_rate inconclusive: candidate - baseline error_rate"),
+        (ONE_LOOK, MANY_BAD, "roll_back", "error_rate failed 1 looks"),
+        (ONE_LOOK.model_copy(update={"regression_test": None}), FEW_BAD, "roll_back", "error_rate"),
+    ],
+    ids=["below the test's size", "from it", "no planned test"],
+)
+def test_a_breach_counts_from_the_planned_tests_size(
+    plan: Plan, snap: WindowSnapshot, action: str, reason: str
+) -> None:
+    decision = decide(plan, _at("ramping", 1, weight=0.05), snap, 600)
+    assert decision.action == action, decision.reasons
+    assert any(r.startswith(reason) for r in decision.reasons), decision.reasons
+    if action == "hold":
+        assert any("is not counted: below the planned test's size" in r for r in decision.reasons)

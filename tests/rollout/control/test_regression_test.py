@@ -11,7 +11,13 @@ from rollout.config.gates import Gate
 from rollout.config.plan import Plan
 from rollout.control.decide import RolloutState
 from rollout.control.gates import evaluate_gates
-from rollout.control.regression_test import Finding, regression_tests, relative_gates, with_findings
+from rollout.control.regression_test import (
+    Finding,
+    gate_alpha,
+    regression_tests,
+    relative_gates,
+    with_findings,
+)
 from rollout.control.snapshot import Snapshot
 from rollout.simulate.limit import binomial_pmf
 from rollout.stats.gate_stats import more_hits_p_value, mover_difference
@@ -57,7 +63,7 @@ def test_what_the_test_finds(gate: Gate, base: Snapshot, cand: Snapshot, worse: 
 def test_the_reason_has_the_numbers() -> None:
     assert _one(ERR_DELTA, _err(100, 10000), _err(15, 500)).reason == (
         "regression test at 500 candidate requests: error_rate worse than the baseline (errors:"
-        " candidate 15/500, baseline 100/10000; p = 0.00035 <= 0.01, Fisher's exact test) and"
+        " candidate 15/500, baseline 100/10000; p = 0.00035 <= 0.009, Fisher's exact test) and"
         " past max_delta_to_baseline 0.01"
     )
     assert _one(ERR_DELTA, _err(1000, 100000), _err(1500, 100000)).reason.endswith(
@@ -69,7 +75,11 @@ def test_the_false_alarm_is_shared_by_the_relative_gates() -> None:
     plan = Plan(gates=[ERR_DELTA, P95_RATIO, _gate(metric="error_rate", name="cap", max=0.05)])
     assert [g.key for g in relative_gates(plan)] == ["error_rate", "latency_p95"]
     [tested] = regression_tests(plan, FIRST, _err(100, 10000), _err(9, 500))
-    assert "p = 0.075 > 0.005," in tested.reason  # 0.01 over two gates
+    # 0.01, less the gross-regression rule's 0.001, by need: a rate gate weighs twice a
+    # quantile gate (2 of 3 parts)
+    assert "p = 0.075 > 0.006," in tested.reason
+    p95 = next(g for g in plan.gates if g.metric == "latency_p95")
+    assert gate_alpha(plan, p95) == pytest.approx(0.003)
 
 
 @pytest.mark.parametrize(

@@ -100,3 +100,19 @@ def test_shadow_pairs_and_noise_pairs_are_read_per_comparator() -> None:
     assert (snap.shadow.count("pairs:text"), snap.shadow.count("disagree:text")) == (5, 1)
     assert (snap.noise.count("pairs:text"), snap.noise.count("disagree:text")) == (4, 0)
     assert snap.noise.count("pairs:json") == 0 and snap.baseline.pairs == {}
+
+
+def test_the_noise_arm_is_the_second_baseline_calls_with_their_pairs() -> None:
+    # a noise call is a shadow exchange of the baseline arm ("baseline:shadow"); its comparison
+    # with the live answer is counted under "baseline:noise"
+    bucket = {
+        "baseline:shadow:requests": 40.0,
+        "baseline:shadow:errors": 2.0,
+        "baseline:noise:pairs:error": 40.0,
+        "baseline:noise:disagree:error": 3.0,
+        "candidate:shadow:requests": 80.0,
+    }
+    snap = window_snapshot([bucket])
+    assert (snap.noise.requests, snap.noise.errors) == (40, 2)
+    assert (snap.noise.pairs, snap.noise.disagree) == ({"error": 40}, {"error": 3})
+    assert snap.shadow.requests == 80 and snap.baseline.requests == 0
