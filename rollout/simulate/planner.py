@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rollout.config.plan import METRICS, Gate
+from rollout.config.gates import Gate
+from rollout.config.metrics import METRICS
 from rollout.config.rollouts import Rollout
 from rollout.control.regression_test import gate_alpha, relative_gates
 from rollout.simulate.limit import two_sample_power, two_sample_requests
