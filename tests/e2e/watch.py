@@ -11,16 +11,17 @@ from typing import Any
 
 import aiohttp
 
+from rollout.control.notices import decisions
 from tests.support.proxy_process import ProxyProcess, admin_call, rollout_state
 from tests.support.subject_load import Answer
 
 
 async def audit(proc: ProxyProcess, rollout: str) -> list[dict[str, Any]]:
-    """The rollout's audit entries, oldest first; without the controller's notes of a long hold
-    (`hold_too_long`: these plans' 2 s stages on busy cores may hold 3 x that long), which change
-    nothing and are tested in tests/rollout/control/test_controller_look.py."""
+    """The rollout's decisions, oldest first: without the controller's notices (a long hold —
+    these plans' 2 s stages on busy cores may hold 3 x that long —, a gate nearing its bound),
+    which change nothing and are tested in tests/rollout/control/test_controller_look.py."""
     entries = (await admin_call("", proc, f"/v1/audit?rollout={rollout}&limit=1000"))["entries"]
-    return [e for e in entries if e["action"] != "hold_too_long"]
+    return decisions(entries)
 
 
 async def config_status(admin_url: str) -> dict[str, Any]:

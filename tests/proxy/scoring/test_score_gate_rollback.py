@@ -15,6 +15,7 @@ import pytest
 
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
+from rollout.control.notices import decisions
 from tests.proxy.cohorts.test_embedded_controller import _get
 from tests.support.proxy import ServedProxy, serve_proxy_and_admin
 from tests.support.servers import RunningServer, serve_in_thread
@@ -68,7 +69,7 @@ def send_until(served: ServedProxy, name: str, phases: set[str], seconds: float)
                 user=f"u{n}",
                 messages=[{"role": "user", "content": f"question {n} [[unsafe]]"}],
             )
-        entries = _get(served, f"/v1/audit?rollout={name}")["entries"]
+        entries = decisions(_get(served, f"/v1/audit?rollout={name}")["entries"])
         if {e["after"].get("phase") for e in entries} & phases:
             return entries
         assert time.monotonic() < deadline, [e["after"].get("phase") for e in entries]

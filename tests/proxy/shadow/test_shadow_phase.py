@@ -13,6 +13,7 @@ import pytest
 
 from proxy.fake_provider import build_app
 from proxy.fake_provider.settings import FakeSettings, ModelBehaviour
+from rollout.control.notices import decisions
 from tests.proxy.cohorts.test_embedded_controller import _get
 from tests.support.proxy import ServedProxy, serve_proxy_and_admin
 from tests.support.servers import RunningServer, serve_in_thread
@@ -54,7 +55,7 @@ def ramp_until(served: ServedProxy, name: str, phases: set[str], seconds: float)
             client.chat.completions.create(
                 model="base", messages=[{"role": "user", "content": f"question {i}"}]
             )
-        entries = _get(served, f"/v1/audit?rollout={name}")["entries"]
+        entries = decisions(_get(served, f"/v1/audit?rollout={name}")["entries"])
         if {e["after"].get("phase") for e in entries} & phases:
             return entries
         assert time.monotonic() < deadline, [e["after"].get("phase") for e in entries]
