@@ -72,7 +72,7 @@ class Receiving:
     async def handle(self, request: web.Request) -> web.Response:
         step = self.script.pop(0) if self.script else "ok"
         if step == "hang":
-            await asyncio.sleep(5)
+            await asyncio.sleep(1)  # past the receiver timeout (0.3 s), and no longer
         if step == "500":
             return web.Response(status=500)
         body = await request.read()
